@@ -1,0 +1,3 @@
+"""depthbench: monocular depth estimation benchmark."""
+
+__version__ = "0.1.0"
