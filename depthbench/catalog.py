@@ -139,7 +139,9 @@ class DatasetManifest(_Strict):
     default_gt_variant: str = "default"
     eval: EvalDefaults = Field(default_factory=EvalDefaults)
     stats: DatasetStats = Field(default_factory=DatasetStats)
-    auto_prepare: bool = Field(default=False, description="built-in data generated on first use")
+    auto_prepare: bool = Field(
+        default=False, description="built-in data generated on first use; its preparer takes splits=[...]"
+    )
     aliases: list[str] = Field(default_factory=list)
 
     @field_validator("default_gt_variant")

@@ -155,7 +155,7 @@ def load_dataset(name: str, split: str | None = None, root: str | Path | None = 
     if root is None and manifest.auto_prepare and split not in prepared_splits(folder):
         from depthbench.prepare import prepare_dataset
 
-        prepare_dataset(manifest.name, source=None, out=folder)
+        prepare_dataset(manifest.name, source=None, out=folder, splits=[split])
     if not folder.exists():
         raise DataError(
             f"dataset {manifest.name!r}: prepared folder {folder} does not exist; run "

@@ -53,7 +53,7 @@ class ConstantDepth:
 class PlanePrior:
     """Floor-plane depth prior (see module docstring); UTS output."""
 
-    def __init__(self, horizon: float = 0.45, camera_height: float = 1.0, focal: float = 0.9, far: float = 30.0) -> None:
+    def __init__(self, horizon: float = 0.45, camera_height: float = 1.0, focal: float = 0.9, far: float = 8.0) -> None:
         self.horizon, self.camera_height, self.focal, self.far = horizon, camera_height, focal, far
         self.info = ModelInfo(name="plane-prior", output_kind=DepthKind.UTS, paper="baseline")
 

@@ -20,20 +20,24 @@ def prepare_synthetic_rooms(
     out: Path,
     *,
     frames: dict[str, int] | None = None,
+    splits: list[str] | None = None,
     height: int = 240,
     width: int = 320,
     seed: int = 0,
 ) -> Path:
-    """Render each split (``frames``: split → frame count; train and test use disjoint scenes)."""
+    """Render each split (``frames``: split → frame count; train and test use disjoint scenes).
+    ``splits`` restricts the work to some splits (auto-preparation renders only what is asked)."""
     from depthbench.prep.synthetic import synthetic_rooms_frames
 
     counts = frames or {name: int(spec.count or 0) for name, spec in manifest.splits.items()}
+    if splits is not None:
+        counts = {name: counts[name] for name in splits}
     for split, count in counts.items():
         with PreparedWriter(out, manifest.name, split, depth_storage="f32", overwrite=True) as writer:
             for frame in tqdm(synthetic_rooms_frames(split, count, height=height, width=width, seed=seed),
                               total=count, desc=f"rendering {manifest.name}/{split}", unit="frame", leave=False):
                 writer.add(
-                    sample_id=f"{frame.scene_id}/{frame.frame_id}",
+                    sample_id=frame.frame_id,
                     rgb=frame.rgb,
                     depth=frame.depth,
                     kind=manifest.kind,
