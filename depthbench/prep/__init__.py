@@ -1,0 +1,21 @@
+"""Preprocessors that turn raw sensor data into benchmark ground truth and training targets.
+
+- ``fill_depth_colorization``: Levin et al. colorization inpainting (NYU toolbox), fast solver.
+- ``kitti``: KITTI velodyne → depth-map projection (raw and object-benchmark calibration formats).
+- ``uts``: absolute depth → UTS / UTSS targets and the mixture builder (seed 004).
+- ``shards``: resumable shard executor (local process pool or Ray).
+
+``depthbench.prep.quantize`` and ``depthbench.prep.synthetic`` are imported on demand only.
+"""
+
+from depthbench.prep.colorization import (
+    colorization_system,
+    fill_depth_colorization,
+    fill_depth_colorization_direct,
+)
+
+__all__ = [
+    "colorization_system",
+    "fill_depth_colorization",
+    "fill_depth_colorization_direct",
+]
