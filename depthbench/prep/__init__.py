@@ -13,8 +13,24 @@ from depthbench.prep.colorization import (
     fill_depth_colorization,
     fill_depth_colorization_direct,
 )
+from depthbench.prep.kitti import (
+    VelodyneCalib,
+    project_velodyne,
+    read_calib,
+    read_object_calib,
+    read_raw_calib,
+    read_velodyne_bin,
+    velodyne_to_depth,
+)
 
 __all__ = [
+    "VelodyneCalib",
+    "project_velodyne",
+    "read_calib",
+    "read_object_calib",
+    "read_raw_calib",
+    "read_velodyne_bin",
+    "velodyne_to_depth",
     "colorization_system",
     "fill_depth_colorization",
     "fill_depth_colorization_direct",
