@@ -22,8 +22,14 @@ from depthbench.prep.kitti import (
     read_velodyne_bin,
     velodyne_to_depth,
 )
+from depthbench.prep.uts import build_mixture, sample_to_uts, sample_to_utss, to_uts, to_utss
 
 __all__ = [
+    "build_mixture",
+    "sample_to_uts",
+    "sample_to_utss",
+    "to_uts",
+    "to_utss",
     "VelodyneCalib",
     "project_velodyne",
     "read_calib",
