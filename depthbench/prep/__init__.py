@@ -23,8 +23,13 @@ from depthbench.prep.kitti import (
     velodyne_to_depth,
 )
 from depthbench.prep.uts import build_mixture, sample_to_uts, sample_to_utss, to_uts, to_utss
+from depthbench.prep.shards import is_shard_done, run_one_shard, run_shards, shard_path
 
 __all__ = [
+    "is_shard_done",
+    "run_one_shard",
+    "run_shards",
+    "shard_path",
     "build_mixture",
     "sample_to_uts",
     "sample_to_utss",
