@@ -229,3 +229,36 @@ def test_real_kitti_annotated_fixture(fixtures_dir, tmp_path):
     m = sample.valid & crop_mask("kitti-garg", 375, 1242) & (sample.depth > 1e-3) & (sample.depth < 80)
     g = sample.depth[m]
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(5.0 - g) / g), rel=1e-5)
+
+
+def test_kitti_eigen_benchmark_protocols_and_run(raw_drive, tmp_path):
+    from depthbench.evaluator import evaluate_benchmark
+    from depthbench.protocol import get_benchmark
+
+    protocols = get_benchmark("kitti-eigen").protocols()
+    assert [(p.dataset, p.crop, p.max_depth, p.averaging) for p in protocols] == [
+        ("kitti-eigen-raw", "kitti-garg", 80.0, "per_image"),
+        ("kitti-eigen-raw", "kitti-garg", 50.0, "per_image"),
+    ]
+    assert protocols[0].hash != protocols[1].hash
+    source, split, _ = raw_drive
+    out = tmp_path / "prepared"
+    prepare_dataset("kitti-eigen-raw", source, out, split_file=str(split))
+    results = evaluate_benchmark("constant", "kitti-eigen", roots={"kitti-eigen-raw": out},
+                                 model_options={"value": 5.0}, progress=False)
+    assert [r.protocol.max_depth for r in results] == [80.0, 50.0]
+
+
+def test_zeroshot_kitti_and_diw_entries():
+    from depthbench.protocol import get_benchmark
+
+    bench = get_benchmark("zeroshot-v1")
+    entries = {e.dataset: e for e in bench.entries}
+    assert set(entries) == {"nyu-v2", "tum-rgbd", "kitti-eigen-raw", "sintel", "diw"}
+    assert entries["sintel"].headline == "abs_rel" and entries["diw"].headline == "whdr"
+    from depthbench.protocol import default_protocol
+
+    diw = default_protocol("diw")
+    assert diw.metrics == ("whdr",) and diw.headline == "whdr"
+    kitti = default_protocol("kitti-eigen-raw", **entries["kitti-eigen-raw"].overrides)
+    assert kitti.crop == "kitti-garg" and kitti.alignment == "auto" and kitti.max_depth == 80.0
