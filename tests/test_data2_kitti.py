@@ -262,3 +262,22 @@ def test_zeroshot_kitti_and_diw_entries():
     assert diw.metrics == ("whdr",) and diw.headline == "whdr"
     kitti = default_protocol("kitti-eigen-raw", **entries["kitti-eigen-raw"].overrides)
     assert kitti.crop == "kitti-garg" and kitti.alignment == "auto" and kitti.max_depth == 80.0
+
+
+def test_cli_prepare_and_evaluate_legacy_variant(raw_drive, tmp_path, capsys):
+    import json
+
+    from depthbench.cli import main
+
+    source, split, _ = raw_drive
+    out = tmp_path / "prepared"
+    assert main(["prepare", "kitti-eigen-raw", "--source", str(source), "--out", str(out),
+                 "--option", f"split_file={split}"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", "constant", "--model-option", "value=5.0", "--dataset", "kitti-eigen-raw",
+                 "--root", str(out), "--protocol-override", "gt_variant=legacy_monodepth2", "--format", "json",
+                 "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    record = printed[0] if isinstance(printed, list) else printed
+    assert record["dataset"]["split"] == "test_legacy_monodepth2"
+    assert main(["prepare", "kitti-eigen-raw", "--source", str(tmp_path / "absent"), "--out", str(out)]) == 1
