@@ -76,7 +76,7 @@ def hub_standin(tmp_path, rng, monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(repo_dir))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    import huggingface_hub.constants as constants
+    from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))

@@ -97,6 +97,9 @@ def test_prepare_load_evaluate_round_trip(raw_drive, tmp_path):
         assert sample.image.shape == (H, W, 3)
     legacy = load_dataset("kitti-eigen-raw", "test_legacy_monodepth2", out)
     assert len(legacy) == 2 and legacy[0].meta.extra["gt"] == "legacy_monodepth2"
+    import hashlib
+
+    assert ds[0].meta.extra["split_list_sha256"] == hashlib.sha256(split.read_bytes()).hexdigest()
     result = evaluate("constant", "kitti-eigen-raw", root=out, model_options={"value": 5.0}, progress=False)
     # oracle: per-image mean of |5 − g| / g over the Garg crop, 1e-3 < g < 80
     per_image = []

@@ -4,16 +4,15 @@ dataset repo, with a regenerated dataset card)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def download_cmd(
     dataset: str = typer.Argument(..., help="Dataset name."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit of the Hub repo."),
-    repo: Optional[str] = typer.Option(None, "--repo", help="Hub dataset repo ORG/NAME (default: the manifest's)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Target folder (default: the cache)."),
+    revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit of the Hub repo."),
+    repo: str | None = typer.Option(None, "--repo", help="Hub dataset repo ORG/NAME (default: the manifest's)."),
+    out: Path | None = typer.Option(None, "--out", help="Target folder (default: the cache)."),
 ) -> None:
     """Download a prepared dataset from the Hugging Face Hub into the cache (HF_HUB_OFFLINE=1: cache only)."""
     from depthbench.data.hub import download_dataset
@@ -25,8 +24,8 @@ def download_cmd(
 def push_cmd(
     dataset: str = typer.Argument(..., help="Dataset name."),
     repo: str = typer.Option(..., "--repo", help="Hub dataset repo ORG/NAME."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Prepared folder (default: the cache)."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Branch to push to."),
+    root: Path | None = typer.Option(None, "--root", help="Prepared folder (default: the cache)."),
+    revision: str | None = typer.Option(None, "--revision", help="Branch to push to."),
     private: bool = typer.Option(False, "--private", help="Create the repo as private."),
 ) -> None:
     """Upload a prepared dataset folder to a Hub dataset repo with a regenerated dataset card."""

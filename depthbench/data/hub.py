@@ -37,7 +37,12 @@ def download_dataset(
     """``huggingface_hub.snapshot_download`` of the prepared dataset repo into ``local_dir``
     (default: the dataset's cache folder, where ``load_dataset(name)`` looks)."""
     from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     repo_id = hub_repo_of(name, repo)
     folder = Path(local_dir) if local_dir is not None else default_data_root(name)

@@ -143,12 +143,14 @@ def resolve_split_frames(
     out: Path,
     split_file: str | None,
     split_lists: dict[str, dict[str, Any]],
-) -> list[FrameRef]:
-    """Frames of ``split``: from ``split_file`` when given, else the pinned public list of the recipe
-    (fetched once into ``out/.splits/``, checked against its sha256 and the manifest's count)."""
+) -> tuple[list[FrameRef], str]:
+    """Frames of ``split`` and the sha256 of the list they come from: ``split_file`` when given, else
+    the pinned public list of the recipe (fetched once into ``out/.splits/``, checked against its
+    sha256 when pinned and against the expected frame count)."""
     if split_file is not None:
         path = Path(split_file)
-        return parse_split_list(read_bytes(path, "split list").decode("utf-8"), str(path))
+        data = read_bytes(path, "split list")
+        return parse_split_list(data.decode("utf-8"), str(path)), sha256_bytes(data)
     if split not in split_lists:
         raise UsageError(
             f"dataset {manifest.name!r}: no pinned list for split {split!r} (lists: {', '.join(split_lists) or 'none'}); "
@@ -156,11 +158,12 @@ def resolve_split_frames(
         )
     spec = split_lists[split]
     path = fetch_split_list(str(spec["url"]), spec.get("sha256"), out / ".splits" / f"{split}.txt")
-    frames = parse_split_list(path.read_text(encoding="utf-8"), str(path))
+    data = path.read_bytes()
+    frames = parse_split_list(data.decode("utf-8"), str(path))
     expected = spec.get("count")
     if expected is not None and len(frames) != int(expected):
         raise DataError(f"{path}: {len(frames)} frames, expected {expected} (from {spec['url']})")
-    return frames
+    return frames, sha256_bytes(data)
 
 
 def _single_split_file(splits: list[str], split_file: str | None) -> None:
@@ -202,7 +205,7 @@ def prepare_kitti_eigen_raw(
         if not todo:
             _announce(f"{manifest.name}: split(s) {', '.join(targets.values())} already prepared (overwrite=true to redo)")
             continue
-        frames = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
+        frames, list_sha = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
         for ref in frames:  # fail fast, naming the first absent file, before any work
             for path in (ref.image_path(root), ref.velodyne_path(root), root / ref.date / "calib_cam_to_cam.txt"):
                 if not path.is_file():
@@ -223,7 +226,8 @@ def prepare_kitti_eigen_raw(
                                               legacy_monodepth2=(variant == "legacy_monodepth2"))
                     writer.add(sample_id=ref.sample_id, rgb=rgb, image_hw=hw, depth=depth, kind=manifest.kind,
                                intrinsics=intrinsics_cache[key], scene_id=ref.drive, frame_id=ref.frame_name,
-                               source_sha256=checksum, extra={"date": ref.date, "cam": ref.cam, "gt": variant})
+                               source_sha256=checksum, extra={"date": ref.date, "cam": ref.cam, "gt": variant,
+                                      "split_list_sha256": list_sha})
         except BaseException:
             for writer in writers.values():
                 writer.abort()
@@ -263,7 +267,7 @@ def prepare_kitti_eigen_annotated(
         if split_is_done(out, split, overwrite):
             _announce(f"{manifest.name}: split {split} already prepared (overwrite=true to redo)")
             continue
-        frames = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
+        frames, list_sha = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
         skipped = 0
         intrinsics_cache: dict[tuple[str, int], Intrinsics] = {}
         with PreparedWriter(out, manifest.name, split, depth_storage="png16", depth_scale=KITTI_DEPTH_SCALE,
@@ -288,7 +292,8 @@ def prepare_kitti_eigen_annotated(
                 writer.add(sample_id=ref.sample_id, rgb=rgb, image_hw=hw, depth=raw, kind=DepthKind.METRIC,
                            intrinsics=intrinsics_cache[key], scene_id=ref.drive, frame_id=ref.frame_name,
                            source_sha256=sha256_bytes(rgb, gt_path.read_bytes()),
-                           extra={"date": ref.date, "cam": ref.cam, "annotated": gt_path.relative_to(annotated_root).as_posix()})
+                           extra={"date": ref.date, "cam": ref.cam, "split_list_sha256": list_sha,
+                                  "annotated": gt_path.relative_to(annotated_root).as_posix()})
         if skipped:
             _announce(f"{manifest.name}/{split}: {writer.count} frames with annotated GT, {skipped} listed frames have none")
     write_dataset_card(out, manifest)
