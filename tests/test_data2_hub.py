@@ -42,15 +42,26 @@ def _handler(repo_dir: Path) -> type[BaseHTTPRequestHandler]:
         def _route(self) -> None:
             path = unquote(urlparse(self.path).path)
             if path in (f"/api/datasets/{REPO}/revision/main", f"/api/datasets/{REPO}/revision/{SHA}"):
-                body = {"id": REPO, "sha": SHA, "siblings": [{"rfilename": p.relative_to(repo_dir).as_posix()} for p in files]}
+                body = {
+                    "id": REPO,
+                    "sha": SHA,
+                    "siblings": [{"rfilename": p.relative_to(repo_dir).as_posix()} for p in files],
+                }
                 return self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
             if path.startswith(f"/api/datasets/{REPO}/tree/{SHA}"):
-                entries = [{"type": "file", "path": p.relative_to(repo_dir).as_posix(), "size": p.stat().st_size,
-                            "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for p in files]
+                entries = [
+                    {
+                        "type": "file",
+                        "path": p.relative_to(repo_dir).as_posix(),
+                        "size": p.stat().st_size,
+                        "oid": hashlib.sha1(p.read_bytes()).hexdigest(),
+                    }
+                    for p in files
+                ]
                 return self._send(200, json.dumps(entries).encode(), {"Content-Type": "application/json"})
             prefix = f"/datasets/{REPO}/resolve/"
             if path.startswith(prefix):
-                _, _, name = path[len(prefix):].partition("/")
+                _, _, name = path[len(prefix) :].partition("/")
                 target = repo_dir / name
                 if target.is_file():
                     data = target.read_bytes()
@@ -99,7 +110,9 @@ def test_download_via_snapshot_download_then_load_both_ways(hub_standin, tmp_pat
     assert len(ds) == 1 and ds[0].ordinal_pairs.tolist() == [[0, 0, 1, 1, -1]]
     import datasets
 
-    hf = datasets.load_dataset("parquet", data_files={"test": str(local / "data" / "test-*.parquet")}, split="test")
+    hf = datasets.load_dataset(
+        "parquet", data_files={"test": str(local / "data" / "test-*.parquet")}, split="test"
+    )
     assert hf[0]["sample_id"] == "a.jpg"
 
 

@@ -26,7 +26,9 @@ def _fmt(values) -> str:
     return " ".join(f"{v:.12e}" for v in np.ravel(values))
 
 
-def write_raw_drive(root: Path, frames: dict[int, np.ndarray], rng: np.random.Generator, tx: float = 0.0) -> None:
+def write_raw_drive(
+    root: Path, frames: dict[int, np.ndarray], rng: np.random.Generator, tx: float = 0.0
+) -> None:
     """A KITTI raw layout with a simple calibration: P_rect_02 = K·[I | (tx·fx, 0, 0)]."""
     date = root / DATE
     p2 = np.array([[FX, 0, CX, tx * FX], [0, FX, CY, 0], [0, 0, 1, 0]])
@@ -61,7 +63,9 @@ def oracle_depth(points: np.ndarray) -> np.ndarray:
 
 def random_points(rng: np.random.Generator, n: int = 400) -> np.ndarray:
     fwd = rng.uniform(-5, 60, n)
-    return np.stack([fwd, rng.uniform(-20, 20, n), rng.uniform(-3, 3, n), rng.uniform(0, 1, n)], 1).astype(np.float32)
+    return np.stack([fwd, rng.uniform(-20, 20, n), rng.uniform(-3, 3, n), rng.uniform(0, 1, n)], 1).astype(
+        np.float32
+    )
 
 
 @pytest.fixture
@@ -76,7 +80,8 @@ def raw_drive(tmp_path, rng):
 def test_parse_split_list_both_formats():
     refs = parse_split_list(
         f"{DATE}/{DRIVE} 0000000069 l\n{DATE}/{DRIVE} 12 r\n"
-        f"{DATE}/{DRIVE}/image_02/data/0000000069.png {DATE}/{DRIVE}/image_03/data/0000000069.png\n", "x"
+        f"{DATE}/{DRIVE}/image_02/data/0000000069.png {DATE}/{DRIVE}/image_03/data/0000000069.png\n",
+        "x",
     )
     assert [(r.frame, r.cam) for r in refs] == [(69, 2), (12, 3)]  # duplicate dropped
     with pytest.raises(DataError, match="line 1"):
@@ -108,8 +113,14 @@ def test_prepare_load_evaluate_round_trip(raw_drive, tmp_path):
         m = sample.valid & crop_mask("kitti-garg", H, W) & (g > 1e-3) & (g < 80)
         per_image.append(np.mean(np.abs(5.0 - g[m]) / g[m]))
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(per_image), rel=1e-5)
-    capped = evaluate("constant", "kitti-eigen-raw", root=out, model_options={"value": 5.0}, progress=False,
-                      overrides={"max_depth": 50.0})
+    capped = evaluate(
+        "constant",
+        "kitti-eigen-raw",
+        root=out,
+        model_options={"value": 5.0},
+        progress=False,
+        overrides={"max_depth": 50.0},
+    )
     assert capped.protocol.max_depth == 50.0
 
 
@@ -228,7 +239,9 @@ def test_real_kitti_annotated_fixture(fixtures_dir, tmp_path):
     d = sample.depth[sample.valid]
     assert d.min() == pytest.approx(5.47, abs=0.01) and d.max() == pytest.approx(83.50, abs=0.01)
     assert d.mean() == pytest.approx(17.69, abs=0.01)
-    result = evaluate("constant", "kitti-eigen-annotated", root=out, model_options={"value": 5.0}, progress=False)
+    result = evaluate(
+        "constant", "kitti-eigen-annotated", root=out, model_options={"value": 5.0}, progress=False
+    )
     m = sample.valid & crop_mask("kitti-garg", 375, 1242) & (sample.depth > 1e-3) & (sample.depth < 80)
     g = sample.depth[m]
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(5.0 - g) / g), rel=1e-5)
@@ -247,8 +260,13 @@ def test_kitti_eigen_benchmark_protocols_and_run(raw_drive, tmp_path):
     source, split, _ = raw_drive
     out = tmp_path / "prepared"
     prepare_dataset("kitti-eigen-raw", source, out, split_file=str(split))
-    results = evaluate_benchmark("constant", "kitti-eigen", roots={"kitti-eigen-raw": out},
-                                 model_options={"value": 5.0}, progress=False)
+    results = evaluate_benchmark(
+        "constant",
+        "kitti-eigen",
+        roots={"kitti-eigen-raw": out},
+        model_options={"value": 5.0},
+        progress=False,
+    )
     assert [r.protocol.max_depth for r in results] == [80.0, 50.0]
 
 
@@ -274,12 +292,43 @@ def test_cli_prepare_and_evaluate_legacy_variant(raw_drive, tmp_path, capsys):
 
     source, split, _ = raw_drive
     out = tmp_path / "prepared"
-    assert main(["prepare", "kitti-eigen-raw", "--source", str(source), "--out", str(out),
-                 "--option", f"split_file={split}"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "kitti-eigen-raw",
+                "--source",
+                str(source),
+                "--out",
+                str(out),
+                "--option",
+                f"split_file={split}",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["evaluate", "--model", "constant", "--model-option", "value=5.0", "--dataset", "kitti-eigen-raw",
-                 "--root", str(out), "--protocol-override", "gt_variant=legacy_monodepth2", "--format", "json",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "constant",
+                "--model-option",
+                "value=5.0",
+                "--dataset",
+                "kitti-eigen-raw",
+                "--root",
+                str(out),
+                "--protocol-override",
+                "gt_variant=legacy_monodepth2",
+                "--format",
+                "json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     record = printed[0] if isinstance(printed, list) else printed
     assert record["dataset"]["split"] == "test_legacy_monodepth2"

@@ -198,9 +198,17 @@ def test_push_regenerates_card_and_uploads_folder(prepared_diw, monkeypatch):
 
     assert push_dataset("diw", "me/diw", root=prepared_diw) == "https://hub.invalid/commit/1"
     card = (prepared_diw / "README.md").read_text()
-    assert "task_categories:\n- depth-estimation" in card and "data/test-*.parquet" in card and "chen2016single" in card
+    assert (
+        "task_categories:\n- depth-estimation" in card
+        and "data/test-*.parquet" in card
+        and "chen2016single" in card
+    )
     upload = dict(calls)["upload_folder"]
-    assert upload["repo_id"] == "me/diw" and upload["repo_type"] == "dataset" and upload["folder_path"] == str(prepared_diw)
+    assert (
+        upload["repo_id"] == "me/diw"
+        and upload["repo_type"] == "dataset"
+        and upload["folder_path"] == str(prepared_diw)
+    )
 
 
 def test_cli_download_and_push_errors(tmp_path):

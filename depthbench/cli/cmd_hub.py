@@ -11,7 +11,9 @@ import typer
 def download_cmd(
     dataset: str = typer.Argument(..., help="Dataset name."),
     revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit of the Hub repo."),
-    repo: str | None = typer.Option(None, "--repo", help="Hub dataset repo ORG/NAME (default: the manifest's)."),
+    repo: str | None = typer.Option(
+        None, "--repo", help="Hub dataset repo ORG/NAME (default: the manifest's)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Target folder (default: the cache)."),
 ) -> None:
     """Download a prepared dataset from the Hugging Face Hub into the cache (HF_HUB_OFFLINE=1: cache only)."""

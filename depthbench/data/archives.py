@@ -39,7 +39,9 @@ def _check_member(archive: Path, name: str) -> None:
     if posix.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         raise DataError(f"{archive}: member {name!r} has an absolute path; refusing to extract")
     if ".." in posix.parts:
-        raise DataError(f"{archive}: member {name!r} points outside the extraction folder; refusing to extract")
+        raise DataError(
+            f"{archive}: member {name!r} points outside the extraction folder; refusing to extract"
+        )
 
 
 def _extract_zip(archive: Path, target: Path) -> None:
@@ -49,7 +51,9 @@ def _extract_zip(archive: Path, target: Path) -> None:
             _check_member(archive, info.filename)
             mode = (info.external_attr >> 16) & 0o170000
             if mode == 0o120000:
-                raise DataError(f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract")
+                raise DataError(
+                    f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract"
+                )
         for info in members:
             zf.extract(info, target)
 
@@ -60,7 +64,9 @@ def _extract_tar(archive: Path, target: Path) -> None:
         for member in members:
             _check_member(archive, member.name)
             if not (member.isfile() or member.isdir()):
-                raise DataError(f"{archive}: member {member.name!r} is not a regular file or folder; refusing to extract")
+                raise DataError(
+                    f"{archive}: member {member.name!r} is not a regular file or folder; refusing to extract"
+                )
         for member in members:
             tf.extract(member, target, set_attrs=False, filter="data")
 

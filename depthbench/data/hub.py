@@ -49,7 +49,11 @@ def download_dataset(
     offline = bool(constants.HF_HUB_OFFLINE)
     try:
         path = snapshot_download(
-            repo_id, repo_type="dataset", revision=revision, local_dir=folder, endpoint=endpoint,
+            repo_id,
+            repo_type="dataset",
+            revision=revision,
+            local_dir=folder,
+            endpoint=endpoint,
             local_files_only=offline,
         )
     except LocalEntryNotFoundError as exc:
@@ -57,12 +61,17 @@ def download_dataset(
             return folder
         raise DataError(
             f"dataset {name!r}: {repo_id} is not in the local cache {folder} and HF_HUB_OFFLINE=1 forbids downloading"
-            if offline else f"dataset {name!r}: cannot reach the Hub for {repo_id} ({exc.__class__.__name__})"
+            if offline
+            else f"dataset {name!r}: cannot reach the Hub for {repo_id} ({exc.__class__.__name__})"
         ) from exc
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-        raise DataError(f"dataset {name!r}: Hub repo {repo_id} (revision {revision or 'main'}) not found") from exc
+        raise DataError(
+            f"dataset {name!r}: Hub repo {repo_id} (revision {revision or 'main'}) not found"
+        ) from exc
     except (HfHubHTTPError, OSError) as exc:
-        raise DataError(f"dataset {name!r}: download of {repo_id} failed ({str(exc).splitlines()[0]})") from exc
+        raise DataError(
+            f"dataset {name!r}: download of {repo_id} failed ({str(exc).splitlines()[0]})"
+        ) from exc
     result = Path(path)
     if not (result / "data").is_dir():
         raise DataError(f"{repo_id}: downloaded repo has no data/ folder; not a depthbench prepared dataset")
@@ -86,13 +95,18 @@ def push_dataset(
     manifest = get_manifest(name)
     folder = Path(root) if root is not None else default_data_root(name)
     if not prepared_splits(folder):
-        raise DataError(f"{folder}: no prepared split (meta/*.json) to push; run `depthbench prepare {manifest.name}`")
+        raise DataError(
+            f"{folder}: no prepared split (meta/*.json) to push; run `depthbench prepare {manifest.name}`"
+        )
     write_dataset_card(folder, manifest)
     api = HfApi(endpoint=endpoint, token=token)
     repo_id = hub_repo_of(name, repo)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     commit = api.upload_folder(
-        repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
+        repo_id=repo_id,
+        repo_type="dataset",
+        folder_path=str(folder),
+        revision=revision,
         commit_message=f"depthbench: prepared {manifest.name}",
         allow_patterns=["data/*.parquet", "meta/*.json", "README.md"],
     )

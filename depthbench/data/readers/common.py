@@ -95,5 +95,7 @@ def fetch_split_list(url: str, sha256: str | None, dest: Path, timeout: float = 
     if sha256 is not None:
         actual = sha256_bytes(dest.read_bytes())
         if actual != sha256.lower():
-            raise DataError(f"{dest}: sha256 {actual} does not match the pinned {sha256} (from {url}); delete it and retry")
+            raise DataError(
+                f"{dest}: sha256 {actual} does not match the pinned {sha256} (from {url}); delete it and retry"
+            )
     return dest

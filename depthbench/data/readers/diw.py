@@ -35,16 +35,22 @@ def parse_diw_csv(text: str, where: str) -> list[tuple[str, np.ndarray]]:
     """(image path, 1×5 int32 pair (ya, xa, yb, xb, rel), 0-based) per sample of a DIW CSV."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) % 2:
-        raise DataError(f"{where}: odd number of non-empty lines ({len(lines)}); expected image/pair line pairs")
+        raise DataError(
+            f"{where}: odd number of non-empty lines ({len(lines)}); expected image/pair line pairs"
+        )
     out = []
     for i in range(0, len(lines), 2):
         image, fields = lines[i], [f.strip() for f in lines[i + 1].split(",")]
         if len(fields) < 5:
-            raise DataError(f"{where}: line {i + 2}: expected 'yA,xA,yB,xB,>|<,...', got {lines[i + 1][:60]!r}")
+            raise DataError(
+                f"{where}: line {i + 2}: expected 'yA,xA,yB,xB,>|<,...', got {lines[i + 1][:60]!r}"
+            )
         try:
             ya, xa, yb, xb = (int(float(v)) - 1 for v in fields[:4])
         except ValueError as exc:
-            raise DataError(f"{where}: line {i + 2}: coordinates are not numbers: {lines[i + 1][:60]!r}") from exc
+            raise DataError(
+                f"{where}: line {i + 2}: coordinates are not numbers: {lines[i + 1][:60]!r}"
+            ) from exc
         if fields[4] not in _RELATIONS:
             raise DataError(f"{where}: line {i + 2}: relation {fields[4]!r}, expected '>' or '<'")
         out.append((image, np.array([[ya, xa, yb, xb, _RELATIONS[fields[4]]]], dtype=np.int32)))
@@ -75,25 +81,41 @@ def prepare_diw(
     they are and one ordinal pair per image; depth storage ``none``."""
     root = resolve_source(source, out)
     if root is None:
-        raise UsageError(f"dataset {manifest.name!r} needs --source (folder with the DIW CSV files and images)")
+        raise UsageError(
+            f"dataset {manifest.name!r} needs --source (folder with the DIW CSV files and images)"
+        )
     csv = csv or {"test": "DIW_test.csv"}
     for split in splits or list(csv):
         if split not in csv:
             raise UsageError(f"split {split!r}: no CSV given for it (option csv: {csv})")
         if split_is_done(out, split, overwrite):
-            print(f"{manifest.name}: split {split} already prepared (overwrite=true to redo)", file=sys.stderr)
+            print(
+                f"{manifest.name}: split {split} already prepared (overwrite=true to redo)", file=sys.stderr
+            )
             continue
         csv_path = root / csv[split]
-        samples = parse_diw_csv(read_bytes(csv_path, "DIW CSV").decode("utf-8", errors="replace"), str(csv_path))
+        samples = parse_diw_csv(
+            read_bytes(csv_path, "DIW CSV").decode("utf-8", errors="replace"), str(csv_path)
+        )
         with PreparedWriter(out, manifest.name, split, depth_storage="none", overwrite=True) as writer:
             for name, pair in tqdm(samples, desc=f"{manifest.name}/{split}", unit="img", leave=False):
                 path = _find_image(name, root, csv_path.parent)
                 rgb, (h, w) = read_rgb(path)
                 ys, xs = pair[0, [0, 2]], pair[0, [1, 3]]
                 if ys.min() < 0 or xs.min() < 0 or ys.max() >= h or xs.max() >= w:
-                    raise DataError(f"{csv_path}: pair {pair[0, :4].tolist()} (0-based) lies outside {path} ({h}×{w})")
+                    raise DataError(
+                        f"{csv_path}: pair {pair[0, :4].tolist()} (0-based) lies outside {path} ({h}×{w})"
+                    )
                 stem = Path(name).name
-                writer.add(sample_id=stem, rgb=rgb, image_hw=(h, w), kind=DepthKind.ORDINAL, ordinal_pairs=pair,
-                           frame_id=stem, source_sha256=sha256_bytes(rgb), extra={"csv_image": name})
+                writer.add(
+                    sample_id=stem,
+                    rgb=rgb,
+                    image_hw=(h, w),
+                    kind=DepthKind.ORDINAL,
+                    ordinal_pairs=pair,
+                    frame_id=stem,
+                    source_sha256=sha256_bytes(rgb),
+                    extra={"csv_image": name},
+                )
     write_dataset_card(out, manifest)
     return out

@@ -72,7 +72,9 @@ def read_depth_file(path: Path, depth_format: str) -> np.ndarray:
         return raw
     if depth_format == "npy":
         try:
-            return np.asarray(np.load(io.BytesIO(read_bytes(path, "depth .npy")), allow_pickle=False), dtype=np.float32)
+            return np.asarray(
+                np.load(io.BytesIO(read_bytes(path, "depth .npy")), allow_pickle=False), dtype=np.float32
+            )
         except ValueError as exc:
             raise DataError(f"{path}: not a numpy .npy array ({exc})") from exc
     if depth_format == "pfm":
@@ -107,12 +109,16 @@ def _strip(stem: str, suffix: str) -> str:
     return stem[: -len(suffix)] if suffix and stem.endswith(suffix) else stem
 
 
-def _pair_by_stem(rgb: list[Path], root: Path, depth_glob: str, rgb_suffix: str, depth_suffix: str) -> list[tuple[Path, Path]]:
+def _pair_by_stem(
+    rgb: list[Path], root: Path, depth_glob: str, rgb_suffix: str, depth_suffix: str
+) -> list[tuple[Path, Path]]:
     depth_by_key: dict[str, Path] = {}
     for path in sorted(root.glob(depth_glob)):
         key = _strip(path.stem, depth_suffix)
         if key in depth_by_key:
-            raise DataError(f"{path}: depth stem {key!r} also matches {depth_by_key[key]}; use depth_replace instead")
+            raise DataError(
+                f"{path}: depth stem {key!r} also matches {depth_by_key[key]}; use depth_replace instead"
+            )
         depth_by_key[key] = path
     pairs = []
     for path in rgb:
@@ -159,21 +165,31 @@ def prepare_generic_folder(
         if split not in globs:
             raise UsageError(f"split {split!r}: no rgb_glob for it (rgb_glob: {globs})")
         if split_is_done(out, split, overwrite):
-            print(f"{manifest.name}: split {split} already prepared (overwrite=true to redo)", file=sys.stderr)
+            print(
+                f"{manifest.name}: split {split} already prepared (overwrite=true to redo)", file=sys.stderr
+            )
             continue
         rgb = sorted(p for p in root.glob(globs[split]) if p.is_file())
         if not rgb:
             raise DataError(f"{root}: no image matches {globs[split]!r} for split {split!r}")
-        pairs = (_pair_by_replace(rgb, root, depth_replace) if depth_replace is not None
-                 else _pair_by_stem(rgb, root, str(depth_glob), rgb_suffix, depth_suffix))
-        with PreparedWriter(out, manifest.name, split, depth_storage=storage, depth_scale=store_scale,
-                            overwrite=True) as writer:
-            for image_path, depth_path in tqdm(pairs, desc=f"{manifest.name}/{split}", unit="img", leave=False):
+        pairs = (
+            _pair_by_replace(rgb, root, depth_replace)
+            if depth_replace is not None
+            else _pair_by_stem(rgb, root, str(depth_glob), rgb_suffix, depth_suffix)
+        )
+        with PreparedWriter(
+            out, manifest.name, split, depth_storage=storage, depth_scale=store_scale, overwrite=True
+        ) as writer:
+            for image_path, depth_path in tqdm(
+                pairs, desc=f"{manifest.name}/{split}", unit="img", leave=False
+            ):
                 rgb_bytes, hw = read_rgb(image_path)
                 raw = read_depth_file(depth_path, depth_format)
                 if raw.shape != hw:
                     raise DataError(f"{depth_path}: depth is {raw.shape} but {image_path} is {hw[0]}×{hw[1]}")
-                valid = np.isfinite(raw) if invalid_value is None else np.isfinite(raw) & (raw != invalid_value)
+                valid = (
+                    np.isfinite(raw) if invalid_value is None else np.isfinite(raw) & (raw != invalid_value)
+                )
                 values = np.where(valid, raw.astype(np.float64) / depth_scale, 0.0)
                 if bool((values < 0).any()):
                     raise DataError(f"{depth_path}: negative depth/disparity values")
@@ -184,11 +200,20 @@ def prepare_generic_folder(
                 else:
                     depth = values.astype(np.float32)
                 sample_id = _sample_id(image_path, root)
-                writer.add(sample_id=sample_id, rgb=rgb_bytes, image_hw=hw, depth=depth, valid=explicit_valid,
-                           kind=manifest.kind, scene_id=image_path.parent.relative_to(root).as_posix(),
-                           frame_id=image_path.stem,
-                           source_sha256=sha256_bytes(rgb_bytes, depth_path.read_bytes()),
-                           extra={"rgb": image_path.relative_to(root).as_posix(),
-                                  "depth": depth_path.relative_to(root).as_posix()})
+                writer.add(
+                    sample_id=sample_id,
+                    rgb=rgb_bytes,
+                    image_hw=hw,
+                    depth=depth,
+                    valid=explicit_valid,
+                    kind=manifest.kind,
+                    scene_id=image_path.parent.relative_to(root).as_posix(),
+                    frame_id=image_path.stem,
+                    source_sha256=sha256_bytes(rgb_bytes, depth_path.read_bytes()),
+                    extra={
+                        "rgb": image_path.relative_to(root).as_posix(),
+                        "depth": depth_path.relative_to(root).as_posix(),
+                    },
+                )
     write_dataset_card(out, manifest)
     return out

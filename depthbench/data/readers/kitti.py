@@ -52,7 +52,9 @@ from depthbench.types import DepthKind, Intrinsics
 
 KITTI_DEPTH_SCALE = 256.0
 _MONODEPTH2_LINE = re.compile(r"^(\d{4}_\d{2}_\d{2})/(\d{4}_\d{2}_\d{2}_drive_\d{4}_sync)\s+(\d+)\s+([lr])$")
-_EIGEN_PATH = re.compile(r"^(\d{4}_\d{2}_\d{2})/(\d{4}_\d{2}_\d{2}_drive_\d{4}_sync)/image_0([23])/data/(\d+)\.(png|jpg)$")
+_EIGEN_PATH = re.compile(
+    r"^(\d{4}_\d{2}_\d{2})/(\d{4}_\d{2}_\d{2}_drive_\d{4}_sync)/image_0([23])/data/(\d+)\.(png|jpg)$"
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,15 @@ class FrameRef:
     def annotated_path(self, annotated_root: Path) -> Path | None:
         """The annotated map in the ``train`` or ``val`` folder of the depth benchmark, if any."""
         for part in ("val", "train"):
-            path = (annotated_root / part / self.drive / "proj_depth" / "groundtruth"
-                    / f"image_0{self.cam}" / f"{self.frame_name}.png")
+            path = (
+                annotated_root
+                / part
+                / self.drive
+                / "proj_depth"
+                / "groundtruth"
+                / f"image_0{self.cam}"
+                / f"{self.frame_name}.png"
+            )
             if path.is_file():
                 return path
         return None
@@ -203,15 +212,25 @@ def prepare_kitti_eigen_raw(
         targets = {v: gt_split_name(manifest, split, v) for v in variants}
         todo = {v: name for v, name in targets.items() if not split_is_done(out, name, overwrite)}
         if not todo:
-            _announce(f"{manifest.name}: split(s) {', '.join(targets.values())} already prepared (overwrite=true to redo)")
+            _announce(
+                f"{manifest.name}: split(s) {', '.join(targets.values())} already prepared (overwrite=true to redo)"
+            )
             continue
         frames, list_sha = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
         for ref in frames:  # fail fast, naming the first absent file, before any work
-            for path in (ref.image_path(root), ref.velodyne_path(root), root / ref.date / "calib_cam_to_cam.txt"):
+            for path in (
+                ref.image_path(root),
+                ref.velodyne_path(root),
+                root / ref.date / "calib_cam_to_cam.txt",
+            ):
                 if not path.is_file():
                     raise DataError(f"{path}: listed in split {split!r} ({ref.sample_id}) but not found")
-        writers = {v: PreparedWriter(out, manifest.name, name, depth_storage="png16",
-                                     depth_scale=KITTI_DEPTH_SCALE, overwrite=True) for v, name in todo.items()}
+        writers = {
+            v: PreparedWriter(
+                out, manifest.name, name, depth_storage="png16", depth_scale=KITTI_DEPTH_SCALE, overwrite=True
+            )
+            for v, name in todo.items()
+        }
         intrinsics_cache: dict[tuple[str, int], Intrinsics] = {}
         try:
             for ref in tqdm(frames, desc=f"{manifest.name}/{split}", unit="frame", leave=False):
@@ -222,12 +241,30 @@ def prepare_kitti_eigen_raw(
                     intrinsics_cache[key] = read_rect_intrinsics(root / ref.date, ref.cam)
                 checksum = sha256_bytes(rgb, read_bytes(velo_path, "velodyne scan"))
                 for variant, writer in writers.items():
-                    depth = velodyne_to_depth(root / ref.date, velo_path, ref.cam, image_hw=hw,
-                                              legacy_monodepth2=(variant == "legacy_monodepth2"))
-                    writer.add(sample_id=ref.sample_id, rgb=rgb, image_hw=hw, depth=depth, kind=manifest.kind,
-                               intrinsics=intrinsics_cache[key], scene_id=ref.drive, frame_id=ref.frame_name,
-                               source_sha256=checksum, extra={"date": ref.date, "cam": ref.cam, "gt": variant,
-                                      "split_list_sha256": list_sha})
+                    depth = velodyne_to_depth(
+                        root / ref.date,
+                        velo_path,
+                        ref.cam,
+                        image_hw=hw,
+                        legacy_monodepth2=(variant == "legacy_monodepth2"),
+                    )
+                    writer.add(
+                        sample_id=ref.sample_id,
+                        rgb=rgb,
+                        image_hw=hw,
+                        depth=depth,
+                        kind=manifest.kind,
+                        intrinsics=intrinsics_cache[key],
+                        scene_id=ref.drive,
+                        frame_id=ref.frame_name,
+                        source_sha256=checksum,
+                        extra={
+                            "date": ref.date,
+                            "cam": ref.cam,
+                            "gt": variant,
+                            "split_list_sha256": list_sha,
+                        },
+                    )
         except BaseException:
             for writer in writers.values():
                 writer.abort()
@@ -270,8 +307,9 @@ def prepare_kitti_eigen_annotated(
         frames, list_sha = resolve_split_frames(manifest, split, out, split_file, split_lists or {})
         skipped = 0
         intrinsics_cache: dict[tuple[str, int], Intrinsics] = {}
-        with PreparedWriter(out, manifest.name, split, depth_storage="png16", depth_scale=KITTI_DEPTH_SCALE,
-                            overwrite=True) as writer:
+        with PreparedWriter(
+            out, manifest.name, split, depth_storage="png16", depth_scale=KITTI_DEPTH_SCALE, overwrite=True
+        ) as writer:
             for ref in tqdm(frames, desc=f"{manifest.name}/{split}", unit="frame", leave=False):
                 gt_path = ref.annotated_path(annotated_root)
                 if gt_path is None:
@@ -279,22 +317,40 @@ def prepare_kitti_eigen_annotated(
                     continue
                 image_path = ref.image_path(raw_root)
                 if not image_path.is_file():
-                    raise DataError(f"{image_path}: listed in split {split!r} ({ref.sample_id}) but not found")
+                    raise DataError(
+                        f"{image_path}: listed in split {split!r} ({ref.sample_id}) but not found"
+                    )
                 rgb, hw = read_rgb(image_path)
                 raw = read_png_array(gt_path, "annotated depth PNG")
                 if raw.dtype != np.uint16:
                     raise DataError(f"{gt_path}: expected a 16-bit PNG (depth × 256), got {raw.dtype}")
                 if raw.shape != hw:
-                    raise DataError(f"{gt_path}: depth is {raw.shape[0]}×{raw.shape[1]} but {image_path} is {hw[0]}×{hw[1]}")
+                    raise DataError(
+                        f"{gt_path}: depth is {raw.shape[0]}×{raw.shape[1]} but {image_path} is {hw[0]}×{hw[1]}"
+                    )
                 key = (ref.date, ref.cam)
                 if key not in intrinsics_cache:
                     intrinsics_cache[key] = read_rect_intrinsics(raw_root / ref.date, ref.cam)
-                writer.add(sample_id=ref.sample_id, rgb=rgb, image_hw=hw, depth=raw, kind=DepthKind.METRIC,
-                           intrinsics=intrinsics_cache[key], scene_id=ref.drive, frame_id=ref.frame_name,
-                           source_sha256=sha256_bytes(rgb, gt_path.read_bytes()),
-                           extra={"date": ref.date, "cam": ref.cam, "split_list_sha256": list_sha,
-                                  "annotated": gt_path.relative_to(annotated_root).as_posix()})
+                writer.add(
+                    sample_id=ref.sample_id,
+                    rgb=rgb,
+                    image_hw=hw,
+                    depth=raw,
+                    kind=DepthKind.METRIC,
+                    intrinsics=intrinsics_cache[key],
+                    scene_id=ref.drive,
+                    frame_id=ref.frame_name,
+                    source_sha256=sha256_bytes(rgb, gt_path.read_bytes()),
+                    extra={
+                        "date": ref.date,
+                        "cam": ref.cam,
+                        "split_list_sha256": list_sha,
+                        "annotated": gt_path.relative_to(annotated_root).as_posix(),
+                    },
+                )
         if skipped:
-            _announce(f"{manifest.name}/{split}: {writer.count} frames with annotated GT, {skipped} listed frames have none")
+            _announce(
+                f"{manifest.name}/{split}: {writer.count} frames with annotated GT, {skipped} listed frames have none"
+            )
     write_dataset_card(out, manifest)
     return out
