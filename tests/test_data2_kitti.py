@@ -333,3 +333,35 @@ def test_cli_prepare_and_evaluate_legacy_variant(raw_drive, tmp_path, capsys):
     record = printed[0] if isinstance(printed, list) else printed
     assert record["dataset"]["split"] == "test_legacy_monodepth2"
     assert main(["prepare", "kitti-eigen-raw", "--source", str(tmp_path / "absent"), "--out", str(out)]) == 1
+
+
+def test_annotated_generated_png16(tmp_path, rng):
+    src = tmp_path / "src"
+    write_raw_drive(src, {3: random_points(rng, 10), 4: random_points(rng, 10)}, rng)
+    gt_dir = src / "data_depth_annotated" / "train" / DRIVE / "proj_depth" / "groundtruth" / "image_02"
+    gt_dir.mkdir(parents=True)
+    raw = rng.integers(0, 80 * 256, (H, W)).astype(np.uint16)
+    raw[raw < 2000] = 0
+    Image.fromarray(raw).save(gt_dir / "0000000003.png")
+    split = tmp_path / "split.txt"
+    split.write_text(f"{DATE}/{DRIVE} 3 l\n{DATE}/{DRIVE} 4 l\n")  # frame 4 has no annotated map
+    out = tmp_path / "out"
+    prepare_dataset("kitti-eigen-annotated", src, out, split_file=str(split))
+    ds = load_dataset("kitti-eigen-annotated", "test", out)
+    assert len(ds) == 1 and ds[0].meta.frame_id == "0000000003"
+    np.testing.assert_array_equal(ds[0].depth, raw.astype(np.float32) / 256)
+    np.testing.assert_array_equal(ds[0].valid, raw > 0)
+    assert ds[0].intrinsics.as_tuple() == (FX, FX, CX, CY)
+    result = evaluate("constant", "kitti-eigen-annotated", root=out, model_options={"value": 5.0}, progress=False)
+    g = ds[0].depth
+    m = ds[0].valid & crop_mask("kitti-garg", H, W) & (g > 1e-3) & (g < 80)
+    assert result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(5.0 - g[m]) / g[m]), rel=1e-5)
+    # an 8-bit map is not KITTI's format; a listed frame with GT but no RGB is an error
+    Image.fromarray((raw // 256).astype(np.uint8)).save(gt_dir / "0000000003.png")
+    with pytest.raises(DataError, match="0000000003.png: expected a 16-bit PNG"):
+        prepare_dataset("kitti-eigen-annotated", src, tmp_path / "o2", split_file=str(split))
+    Image.fromarray(raw).save(gt_dir / "0000000003.png")
+    Image.fromarray(raw).save(gt_dir / "0000000004.png")
+    (src / DATE / DRIVE / "image_02" / "data" / "0000000004.png").unlink()
+    with pytest.raises(DataError, match="0000000004.png: listed in split 'test'"):
+        prepare_dataset("kitti-eigen-annotated", src, tmp_path / "o3", split_file=str(split))

@@ -216,3 +216,35 @@ def test_cli_download_and_push_errors(tmp_path):
 
     assert main(["download", "diw", "--out", str(tmp_path / "x")]) == 1
     assert main(["push", "diw", "--repo", "me/diw", "--root", str(tmp_path / "empty")]) == 1
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    coords=st.lists(st.integers(1, 5000), min_size=4, max_size=4),
+    relation=st.sampled_from([">", "<"]),
+    tail=st.sampled_from(["", ",640,480", ",1,2,3"]),
+)
+def test_diw_parse_is_one_based_to_zero_based_with_sign(coords, relation, tail):
+    from depthbench.data.readers.diw import parse_diw_csv
+
+    line = ",".join(map(str, coords)) + f",{relation}{tail}"
+    [(image, pair)] = parse_diw_csv(f"./DIW_test/x.thumb\n{line}\n", "t.csv")
+    assert image == "./DIW_test/x.thumb"
+    assert pair.tolist() == [[c - 1 for c in coords] + [1 if relation == ">" else -1]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(parts=st.lists(st.sampled_from(["a", "b", "..", "c.txt"]), min_size=1, max_size=4))
+def test_archive_member_check_refuses_any_parent_component(parts):
+    from depthbench.data.archives import _check_member
+
+    name = "/".join(parts)
+    if ".." in parts:
+        with pytest.raises(DataError, match="outside"):
+            _check_member(Path("x.zip"), name)
+    else:
+        _check_member(Path("x.zip"), name)

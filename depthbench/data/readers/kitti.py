@@ -352,5 +352,10 @@ def prepare_kitti_eigen_annotated(
             _announce(
                 f"{manifest.name}/{split}: {writer.count} frames with annotated GT, {skipped} listed frames have none"
             )
+        expected = manifest.splits[split].count if split in manifest.splits else None
+        if split_file is None and expected is not None and writer.count != expected:
+            # The official list with complete data gives 652; fewer means annotated maps are missing
+            # (e.g. only the val part of data_depth_annotated was extracted).
+            _announce(f"warning: {manifest.name}/{split}: {writer.count} frames, the official split has {expected}")
     write_dataset_card(out, manifest)
     return out
