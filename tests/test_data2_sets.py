@@ -218,8 +218,8 @@ def test_cli_download_and_push_errors(tmp_path):
     assert main(["push", "diw", "--repo", "me/diw", "--root", str(tmp_path / "empty")]) == 1
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)
