@@ -120,7 +120,12 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path: Path) -> No
 
 def test_checkpoint_options_are_restored(tmp_path: Path) -> None:
     model = create_model("densedepth-densenet169", max_depth=80.0, min_depth=1e-3, input_size=(64, 96))
-    save_checkpoint_model(model, "densedepth-densenet169", {"max_depth": 80.0, "min_depth": 1e-3, "input_size": [64, 96]}, tmp_path)
+    save_checkpoint_model(
+        model,
+        "densedepth-densenet169",
+        {"max_depth": 80.0, "min_depth": 1e-3, "input_size": [64, 96]},
+        tmp_path,
+    )
     loaded = load_checkpoint_model(tmp_path)
     assert loaded.max_depth == 80.0 and loaded.info.input_size == (64, 96)
 
@@ -128,7 +133,9 @@ def test_checkpoint_options_are_restored(tmp_path: Path) -> None:
 def test_checkpoint_damage_is_detected(tmp_path: Path) -> None:
     model = create_model("lrn-mobilenetv2")
     save_checkpoint_model(model, "lrn-mobilenetv2", {}, tmp_path / "a")
-    save_checkpoint_model(create_model("lrn-efficientnet-lite0"), "lrn-efficientnet-lite0", {}, tmp_path / "b")
+    save_checkpoint_model(
+        create_model("lrn-efficientnet-lite0"), "lrn-efficientnet-lite0", {}, tmp_path / "b"
+    )
 
     with pytest.raises(DataError):
         load_checkpoint_model(tmp_path / "missing")

@@ -67,7 +67,9 @@ def test_si_pairwise_equals_quadratic_definition(seed: int) -> None:
     mask = rng.random((b, h, w)) > 0.3
     mask[2] = False
     mask[2, 0, 0] = True  # one valid pixel: no pairs, sample excluded
-    got = scale_invariant_pairwise_loss(torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(mask))
+    got = scale_invariant_pairwise_loss(
+        torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(mask)
+    )
     assert float(got) == pytest.approx(si_oracle(pred, target, mask), rel=1e-5, abs=1e-6)
 
 
@@ -77,7 +79,9 @@ def test_si_pairwise_equals_quadratic_definition(seed: int) -> None:
     scale=st.floats(0.01, 100.0),
     seed=st.integers(0, 2**16),
 )
-def test_si_pairwise_property_matches_oracle_and_is_scale_invariant(data: list[float], scale: float, seed: int) -> None:
+def test_si_pairwise_property_matches_oracle_and_is_scale_invariant(
+    data: list[float], scale: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     pred = np.array(data, dtype=np.float32).reshape(1, 1, -1)
     target = rng.uniform(0.1, 10.0, size=pred.shape).astype(np.float32)
@@ -112,7 +116,9 @@ def test_si_pairwise_gradient_matches_quadratic_autograd() -> None:
 
 def test_si_pairwise_zero_for_scaled_prediction_and_empty_mask() -> None:
     target = torch.rand(2, 6, 6) + 0.2
-    assert float(scale_invariant_pairwise_loss(torch.log(target * 3.7), target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(scale_invariant_pairwise_loss(torch.log(target * 3.7), target)) == pytest.approx(
+        0.0, abs=1e-6
+    )
     pred = torch.zeros(2, 6, 6, requires_grad=True)
     out = scale_invariant_pairwise_loss(pred, target, torch.zeros(2, 6, 6, dtype=torch.bool))
     assert float(out.detach()) == 0.0
@@ -140,7 +146,11 @@ def test_mixture_is_si_plus_ssi_per_sample() -> None:
     target = np.stack([depth[0], disparity_utss[1]])
     mask = rng.random((2, 6, 7)) > 0.2
     is_uts = torch.tensor([True, False])
-    got = float(uts_utss_mixture_loss(torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(mask), is_uts))
+    got = float(
+        uts_utss_mixture_loss(
+            torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(mask), is_uts
+        )
+    )
     inv_pred = np.exp(-pred.astype(np.float64))
     s0 = si_oracle(pred[:1], depth[:1], mask[:1]) + ssi_oracle(inv_pred[:1], 1.0 / depth[:1], mask[:1])
     s1 = ssi_oracle(inv_pred[1:], disparity_utss[1:], mask[1:])
@@ -171,7 +181,9 @@ def densedepth_oracle(pred: np.ndarray, depth: np.ndarray, data_range: float) ->
     gy = np.abs(np.diff(pred, axis=1) - np.diff(target, axis=1)).mean()
     ssim = np.mean(
         [
-            structural_similarity(p, t, data_range=data_range, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+            structural_similarity(
+                p, t, data_range=data_range, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+            )
             for p, t in zip(pred, target)
         ]
     )

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from depthbench.losses.scale_invariant import scale_invariant_pairwise_loss
-from depthbench.models import MODELS, create_model, list_models
-from depthbench.models import densedepth, lrn
+from depthbench.models import MODELS, create_model, densedepth, list_models, lrn
 from depthbench.models.base import DepthModel
 from depthbench.types import DepthKind, Prediction
 
@@ -47,7 +46,9 @@ def test_model_forward_backward_kind_and_params(name: str) -> None:
 
     if name in PAPER_PARAMS:
         count = model.num_parameters()
-        assert abs(count / PAPER_PARAMS[name] - 1) <= tolerance, f"{name}: {count} vs paper {PAPER_PARAMS[name]}"
+        assert abs(count / PAPER_PARAMS[name] - 1) <= tolerance, (
+            f"{name}: {count} vs paper {PAPER_PARAMS[name]}"
+        )
 
 
 def test_lrn_predict_is_exp_of_log_depth_at_native_resolution() -> None:

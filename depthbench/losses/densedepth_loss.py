@@ -30,7 +30,9 @@ SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
 
-def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def gaussian_window(
+    size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Normalised separable Gaussian: 1-D weights exp(−x²/(2σ²)) / Σ, x = −(size−1)/2 … (size−1)/2."""
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     w = torch.exp(-(x**2) / (2 * sigma**2))
@@ -44,7 +46,9 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tenso
     with Gaussian-weighted local moments (population, not sample, covariance).
     """
     if x.shape[-2] < SSIM_WINDOW or x.shape[-1] < SSIM_WINDOW:
-        raise UsageError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW}, got {tuple(x.shape[-2:])}")
+        raise UsageError(
+            f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW}, got {tuple(x.shape[-2:])}"
+        )
     w = gaussian_window(dtype=x.dtype).to(x.device)
     kh = w.view(1, 1, -1, 1)
     kw = w.view(1, 1, 1, -1)
@@ -69,7 +73,9 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (torch.where(mask, values, torch.zeros_like(values))).sum() / count
 
 
-def depth_to_reciprocal_target(depth: torch.Tensor, min_depth: float = 0.4, max_depth: float = 10.0) -> torch.Tensor:
+def depth_to_reciprocal_target(
+    depth: torch.Tensor, min_depth: float = 0.4, max_depth: float = 10.0
+) -> torch.Tensor:
     """y* = max_depth / clip(depth, min_depth, max_depth) (DenseDepth's "depth norm")."""
     return max_depth / depth.clamp(min_depth, max_depth)
 
@@ -97,7 +103,9 @@ def densedepth_loss(
     valid = torch.isfinite(target_depth) & (target_depth > 0)
     if mask is not None:
         if mask.shape != target_depth.shape:
-            raise UsageError(f"densedepth_loss: mask shape {tuple(mask.shape)} != target shape {tuple(target_depth.shape)}")
+            raise UsageError(
+                f"densedepth_loss: mask shape {tuple(mask.shape)} != target shape {tuple(target_depth.shape)}"
+            )
         valid = valid & mask.bool()
     safe = torch.where(valid, target_depth, torch.full_like(target_depth, max_depth))
     target = depth_to_reciprocal_target(safe, min_depth, max_depth)
@@ -115,4 +123,3 @@ def densedepth_loss(
     ssim = _masked_mean(ssim_map(pred, target, ssim_data_range), centres)
     l_ssim = ((1.0 - ssim) / 2.0).clamp(0.0, 1.0)
     return depth_weight * l_depth + l_grad + l_ssim
-

@@ -39,7 +39,9 @@ from depthbench.losses import register_loss
 
 def _check(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, name: str) -> torch.Tensor:
     if pred.ndim != 3 or pred.shape != target.shape:
-        raise UsageError(f"{name}: pred and target must both be B×H×W of equal shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise UsageError(
+            f"{name}: pred and target must both be B×H×W of equal shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     if mask is None:
         return torch.ones_like(target, dtype=torch.bool)
     if mask.shape != target.shape:
@@ -147,12 +149,16 @@ def uts_utss_mixture_loss(
     valid = _check(pred_log_depth, target, mask, "uts_utss_mixture_loss")
     uts = is_uts.to(device=target.device, dtype=torch.bool).view(-1)
     if uts.shape[0] != target.shape[0]:
-        raise UsageError(f"uts_utss_mixture_loss: is_uts has {uts.shape[0]} entries for a batch of {target.shape[0]}")
+        raise UsageError(
+            f"uts_utss_mixture_loss: is_uts has {uts.shape[0]} entries for a batch of {target.shape[0]}"
+        )
     uts_map = uts.view(-1, 1, 1)
     valid = valid & torch.isfinite(target) & (~uts_map | (target > 0))
     safe_depth = torch.where(valid & uts_map, target, torch.ones_like(target))
     target_disparity = torch.where(uts_map, 1.0 / safe_depth, target)
     ssi, usable = shift_scale_invariant_per_sample(torch.exp(-pred_log_depth), target_disparity, valid, eps)
-    si, _ = scale_invariant_pairwise_per_sample(pred_log_depth, torch.where(uts_map, safe_depth, torch.ones_like(target)), valid & uts_map)
+    si, _ = scale_invariant_pairwise_per_sample(
+        pred_log_depth, torch.where(uts_map, safe_depth, torch.ones_like(target)), valid & uts_map
+    )
     per_sample = ssi + torch.where(uts, si, torch.zeros_like(si))
     return _mean_over_samples(per_sample, usable, pred_log_depth)

@@ -82,20 +82,32 @@ class HFDepthModel(nn.Module):
             raise UsageError(f"{self.info.name}: images must be B×3×H×W, got {tuple(images.shape)}")
         height, width = (int(s) for s in images.shape[-2:])
         device = next(self.model.parameters()).device
-        inputs = self.processor(images=[img.float().cpu() for img in images], return_tensors="pt", do_rescale=False)
+        inputs = self.processor(
+            images=[img.float().cpu() for img in images], return_tensors="pt", do_rescale=False
+        )
         dtype = next(self.model.parameters()).dtype
-        inputs = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in inputs.items()}
+        inputs = {
+            k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device))
+            for k, v in inputs.items()
+        }
         outputs = self.model(**inputs)
         post = getattr(self.processor, "post_process_depth_estimation", None)
         if post is not None:
             results = post(outputs, target_sizes=[(height, width)] * images.shape[0])
             depth = torch.stack([r["predicted_depth"] for r in results])
         else:
-            depth = F.interpolate(outputs.predicted_depth.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+            depth = F.interpolate(
+                outputs.predicted_depth.unsqueeze(1),
+                size=(height, width),
+                mode="bilinear",
+                align_corners=False,
+            )[:, 0]
         return Prediction(depth=depth.float(), kind=self.info.output_kind)
 
 
-def load_hf_model(spec: str, kind: str | DepthKind | None = None, device: str | torch.device = "cpu", **opts: Any) -> HFDepthModel:
+def load_hf_model(
+    spec: str, kind: str | DepthKind | None = None, device: str | torch.device = "cpu", **opts: Any
+) -> HFDepthModel:
     """Load ``spec`` (local folder or Hub repo id) with AutoModelForDepthEstimation/AutoImageProcessor.
 
     ``kind`` overrides the family's declared output kind; other options (``revision``,
@@ -107,9 +119,13 @@ def load_hf_model(spec: str, kind: str | DepthKind | None = None, device: str | 
         raise UsageError(f"hf:{spec}: needs the 'transformers' package (pip install depthbench[hf])") from exc
     try:
         model = AutoModelForDepthEstimation.from_pretrained(spec, **opts)
-        processor = AutoImageProcessor.from_pretrained(spec, **{k: v for k, v in opts.items() if k in ("revision", "local_files_only")})
+        processor = AutoImageProcessor.from_pretrained(
+            spec, **{k: v for k, v in opts.items() if k in ("revision", "local_files_only")}
+        )
     except (OSError, ValueError) as exc:
-        raise UsageError(f"hf:{spec}: cannot load a depth-estimation model and image processor ({exc})") from exc
+        raise UsageError(
+            f"hf:{spec}: cannot load a depth-estimation model and image processor ({exc})"
+        ) from exc
     try:
         output_kind = DepthKind(kind) if kind is not None else hf_output_kind(model.config, spec)
     except ValueError as exc:
@@ -141,7 +157,11 @@ def _atomic_temp(folder: Path, suffix: str) -> Path:
 
 
 def save_checkpoint_model(
-    model: nn.Module, name: str, options: dict[str, Any], folder: str | os.PathLike[str], extra_config: dict[str, Any] | None = None
+    model: nn.Module,
+    name: str,
+    options: dict[str, Any],
+    folder: str | os.PathLike[str],
+    extra_config: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/model.safetensors`` and ``folder/config.json`` so that
     ``create_model("ckpt:folder")`` rebuilds ``create_model(name, **options)`` with these weights.
@@ -158,11 +178,19 @@ def save_checkpoint_model(
     extra = dict(extra_config or {})
     if reserved & extra.keys():
         raise UsageError(f"save_checkpoint_model: extra_config may not set {sorted(reserved & extra.keys())}")
-    config = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": name, "options": dict(options), **extra}
+    config = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "model": name,
+        "options": dict(options),
+        **extra,
+    }
     try:
         json.dumps(config)
     except TypeError as exc:
-        raise UsageError(f"save_checkpoint_model: options/extra_config must be JSON-serialisable ({exc})") from exc
+        raise UsageError(
+            f"save_checkpoint_model: options/extra_config must be JSON-serialisable ({exc})"
+        ) from exc
 
     # clone: safetensors refuses tensors that share storage
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
@@ -184,7 +212,9 @@ def read_checkpoint_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse and validate ``folder/config.json`` (DataError naming the file when it is not one)."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise DataError(f"ckpt:{folder}: {path} not found (a depthbench checkpoint folder holds {WEIGHTS_FILE} + {CONFIG_FILE})")
+        raise DataError(
+            f"ckpt:{folder}: {path} not found (a depthbench checkpoint folder holds {WEIGHTS_FILE} + {CONFIG_FILE})"
+        )
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -192,13 +222,17 @@ def read_checkpoint_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"{path}: expected a JSON object with format={CHECKPOINT_FORMAT!r}")
     if config.get("version") != CHECKPOINT_VERSION:
-        raise DataError(f"{path}: unsupported checkpoint version {config.get('version')!r} (expected {CHECKPOINT_VERSION})")
+        raise DataError(
+            f"{path}: unsupported checkpoint version {config.get('version')!r} (expected {CHECKPOINT_VERSION})"
+        )
     if not isinstance(config.get("model"), str) or not isinstance(config.get("options", {}), dict):
         raise DataError(f"{path}: expected 'model' (a registered model name) and 'options' (an object)")
     return config
 
 
-def load_checkpoint_model(folder: str | os.PathLike[str], device: str | torch.device = "cpu", **opts: Any) -> nn.Module:
+def load_checkpoint_model(
+    folder: str | os.PathLike[str], device: str | torch.device = "cpu", **opts: Any
+) -> nn.Module:
     """Rebuild a model saved by ``save_checkpoint_model``: ``create_model(config.model, **options)``
     (``opts`` override the saved options), then a strict ``load_state_dict`` from safetensors."""
     from safetensors import SafetensorError
@@ -209,13 +243,17 @@ def load_checkpoint_model(folder: str | os.PathLike[str], device: str | torch.de
     config = read_checkpoint_config(folder)
     name = config["model"]
     if name not in MODELS:
-        raise DataError(f"ckpt:{folder}: model {name!r} in {CONFIG_FILE} is not a registered depthbench model")
+        raise DataError(
+            f"ckpt:{folder}: model {name!r} in {CONFIG_FILE} is not a registered depthbench model"
+        )
     weights = Path(folder) / WEIGHTS_FILE
     if not weights.is_file():
         raise DataError(f"ckpt:{folder}: {weights} not found")
     expected = config.get("weights_sha256")
     if expected is not None and _sha256(weights) != expected:
-        raise DataError(f"ckpt:{folder}: {weights} does not match the weights_sha256 recorded in {CONFIG_FILE}")
+        raise DataError(
+            f"ckpt:{folder}: {weights} does not match the weights_sha256 recorded in {CONFIG_FILE}"
+        )
     options = {**config.get("options", {}), **opts}
     model = create_model(name, **options)
     if not isinstance(model, nn.Module):
@@ -227,5 +265,7 @@ def load_checkpoint_model(folder: str | os.PathLike[str], device: str | torch.de
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise DataError(f"{weights}: weights do not fit model {name!r} with options {options} ({exc})") from exc
+        raise DataError(
+            f"{weights}: weights do not fit model {name!r} with options {options} ({exc})"
+        ) from exc
     return model.to(device).eval()

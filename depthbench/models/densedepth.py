@@ -95,8 +95,12 @@ class DenseDepth(TorchDepthModel):
             input_size=tuple(input_size) if input_size is not None else None,  # type: ignore[arg-type]
             size_divisor=32,
             paper=PAPER,
-            extra={"raw_output": "max_depth/depth", "max_depth": self.max_depth, "min_depth": self.min_depth,
-                   "output_stride": 2},
+            extra={
+                "raw_output": "max_depth/depth",
+                "max_depth": self.max_depth,
+                "min_depth": self.min_depth,
+                "output_stride": 2,
+            },
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ models at 384×384 input; the networks are fully convolutional (any size divisib
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -86,7 +87,7 @@ class LightWeightRefineDecoder(nn.Module):
     def __init__(self, channels: list[int]) -> None:
         super().__init__()
         self.project = nn.ModuleList(nn.Conv2d(c, c, 1, bias=False) for c in channels)
-        self.adapt = nn.ModuleList(nn.Conv2d(deep, c, 1, bias=False) for c, deep in zip(channels[:-1], channels[1:]))
+        self.adapt = nn.ModuleList(nn.Conv2d(deep, c, 1, bias=False) for c, deep in pairwise(channels))
         self.crp = nn.ModuleList(ChainedResidualPooling(c) for c in channels)
         self.head = nn.Conv2d(channels[0], 1, 3, padding=1)
 
@@ -120,7 +121,9 @@ class LRNDepth(TorchDepthModel):
         channels = list(self.encoder.feature_info.channels())
         reductions = list(self.encoder.feature_info.reduction())
         if reductions != [2, 4, 8, 16, 32]:
-            raise UsageError(f"{name}: encoder {encoder!r} gives feature strides {reductions}, expected [2, 4, 8, 16, 32]")
+            raise UsageError(
+                f"{name}: encoder {encoder!r} gives feature strides {reductions}, expected [2, 4, 8, 16, 32]"
+            )
         self.decoder = LightWeightRefineDecoder(channels)
         cfg = getattr(self.encoder, "pretrained_cfg", None) or {}
         self.info = ModelInfo(
