@@ -88,6 +88,7 @@ def main() -> None:
         "",
         f"- date: {time.strftime('%Y-%m-%d')}; device: {args.device} ({hardware}); torch {torch.__version__}; float64",
         f"- one image, all pixels valid; forward + backward; best of {args.repeats}",
+        f"- 1-minute load average at the end: {os.getloadavg()[0]:.1f} (shared machine)",
         "- command: `python benchmarks/models_si_loss.py " + " ".join(sys.argv[1:]) + "`",
         "",
         "| image | n pixels | sorted (ms) | pair matrix (ms) | speed-up | relative difference |",

@@ -87,6 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for name in args.models:
         torch.manual_seed(0)
@@ -108,6 +109,7 @@ def main() -> None:
         if device.type == "cuda"
         else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     )
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"# Reference models: parameters, MAdds and throughput at {args.size}×{args.size}",
         "",
@@ -115,6 +117,10 @@ def main() -> None:
         (
             f"- batch size {args.batch_size}, {args.warmup} warm-up + {args.iters} timed forward passes, "
             f"{'autocast' if args.amp else 'float32'}, random weights (throughput does not depend on them)"
+        ),
+        (
+            f"- 1-minute load average before / after: {load_before:.1f} / {load_after:.1f} "
+            "(CPU numbers from a shared machine are only comparable at similar load)"
         ),
         "- MAdds: FlopCounterMode FLOPs / 2 for one image (convolutions and matrix products only)",
         "- command: `python benchmarks/models_throughput.py " + " ".join(sys.argv[1:]) + "`",
