@@ -29,6 +29,18 @@ from depthbench.evaluator import evaluate
 from depthbench.prepare import prepare_dataset
 from depthbench.types import Intrinsics
 
+_SHARED_CANDIDATES = [Path(__file__).resolve().parents[1].parent / "shared", Path(__file__).resolve().parents[1].parents[1] / "shared"]
+
+
+@pytest.fixture
+def real_fixtures() -> Path:
+    """../shared/fixtures of the checkout (or of the worktree's parent); skip when absent."""
+    for candidate in _SHARED_CANDIDATES:
+        if (candidate / "fixtures").is_dir():
+            return candidate / "fixtures"
+    pytest.skip("../shared/fixtures is absent")
+
+
 
 def pnm_bytes(array: np.ndarray, byte_order: str = ">", comment: bool = False) -> bytes:
     magic = b"P6" if array.ndim == 3 else b"P5"
@@ -142,8 +154,8 @@ def test_synchronise_pairs_every_depth_frame_with_nearest_rgb(t_rgb, t_depth):
 
 
 # -- the real fixture frame ---------------------------------------------------------------------------
-def test_real_fixture_frame(fixtures_dir):
-    frame = fixtures_dir / "nyu_raw_frame"
+def test_real_fixture_frame(real_fixtures):
+    frame = real_fixtures / "nyu_raw_frame"
     raw = read_raw_depth(frame / "NYU_depth.pgm")
     # SOURCE.txt: samples stored little-endian; values 839..1040 and 2047 on 7.2 % of pixels.
     assert raw.shape == (480, 640)
@@ -275,11 +287,11 @@ def test_split_inputs_are_checked(raw_source, tmp_path):
         prepare_dataset("nyu-v2-raw", empty, tmp_path / "o", test_scenes_file=str(scenes_file))
 
 
-def test_real_fixture_frame_prepared(fixtures_dir, tmp_path):
+def test_real_fixture_frame_prepared(real_fixtures, tmp_path):
     """The real frame as a one-frame scene: prepare with the default recipe (project, crop, fill)."""
     import shutil
 
-    frame = fixtures_dir / "nyu_raw_frame"
+    frame = real_fixtures / "nyu_raw_frame"
     scene = tmp_path / "raw" / "living_room_0001"
     scene.mkdir(parents=True)
     shutil.copy(frame / "NYU_depth.pgm", scene / "d-1315403270.612296-3850931981.pgm")

@@ -116,3 +116,19 @@ def test_prepare_missing_image_is_one_line_error(tmp_path):
         prepare_dataset("sintel", src, out, scenes=["nowhere_9"])
     with pytest.raises(DataError, match=r"training/depth: folder not found"):
         prepare_dataset("sintel", tmp_path, out)
+
+
+def test_cli_prepare_and_one_line_error(tmp_path, capsys):
+    from depthbench.cli import main
+
+    src = tmp_path / "sintel"
+    make_sintel(src, {"alley_1": 1})
+    out = tmp_path / "prepared"
+    assert main(["prepare", "sintel", "--source", str(src), "--out", str(out), "--option", "passes=[final]"]) == 0
+    assert len(load_dataset("sintel", "test", root=out)) == 1
+    assert not list((out / "data").glob("test_clean-*"))
+    (src / "training" / "depth" / "alley_1" / "frame_0001.dpt").write_bytes(b"PIEH")
+    capsys.readouterr()
+    assert main(["prepare", "sintel", "--source", str(src), "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "frame_0001.dpt" in err and "\n" not in err

@@ -22,6 +22,18 @@ from depthbench.prepare import prepare_dataset
 H, W = 24, 32
 SEQ = "rgbd_dataset_freiburg3_walking_xyz"
 
+_SHARED_CANDIDATES = [Path(__file__).resolve().parents[1].parent / "shared", Path(__file__).resolve().parents[1].parents[1] / "shared"]
+
+
+@pytest.fixture
+def real_fixtures() -> Path:
+    """../shared/fixtures of the checkout (or of the worktree's parent); skip when absent."""
+    for candidate in _SHARED_CANDIDATES:
+        if (candidate / "fixtures").is_dir():
+            return candidate / "fixtures"
+    pytest.skip("../shared/fixtures is absent")
+
+
 
 def brute_force_associate(t1: list[float], t2: list[float], max_difference: float) -> list[tuple[int, int]]:
     """Oracle: all pairs under the threshold sorted by difference, greedy one-to-one, sorted by t1."""
@@ -132,8 +144,8 @@ def test_recipe_uses_the_shipped_sequence_list(tmp_path):
         prepare_dataset("tum-rgbd", tmp_path, tmp_path / "out")
 
 
-def test_real_fixture_frame(fixtures_dir, tmp_path):
-    fixture = fixtures_dir / "tum_rgbd_frame"
+def test_real_fixture_frame(real_fixtures, tmp_path):
+    fixture = real_fixtures / "tum_rgbd_frame"
     depth = read_tum_depth(fixture / "TUM_depth.png")
     metres = depth / 5000.0
     valid = metres > 0
