@@ -11,8 +11,8 @@ sorted by RGB time. Depth PNG values are stored as they are (16-bit PNG, ``depth
 preparation is lossless; the RGB PNG bytes are stored unmodified.
 
 Intrinsics come from the camera named in the sequence folder (``freiburg1``/``2``/``3``), the TUM
-page's calibrated values; fr1 and fr2 images are not undistorted by the dataset (their distortion
-coefficients are small but nonzero), fr3 images are already undistorted.
+page's calibrated values (the page lists small nonzero distortion coefficients for fr1 and fr2,
+zero for fr3); images are stored as published, not undistorted here.
 """
 
 from __future__ import annotations
