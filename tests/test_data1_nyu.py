@@ -153,3 +153,20 @@ def test_not_a_labeled_mat(tmp_path):
         f.create_dataset("images", data=np.zeros((1, 3, 4, 4), np.uint8))
     with pytest.raises(DataError, match="'depths' missing"):
         NyuLabeledMat(path)
+
+
+def test_corrupt_splits_file(nyu_source, tmp_path):
+    src = nyu_source[0]
+    data = (src / "splits.mat").read_bytes()
+    (src / "splits.mat").write_bytes(data[:150])
+    with pytest.raises(DataError, match=r"splits\.mat: not a readable MATLAB file"):
+        prepare_dataset("nyu-v2", src, tmp_path / "out")
+
+
+def test_v73_splits_file_is_read_with_h5py(tmp_path):
+    path = tmp_path / "splits.mat"
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f.create_dataset("trainNdxs", data=np.array([[1.0, 2.0]]))  # MATLAB 2×1 double, transposed
+        f.create_dataset("testNdxs", data=np.array([[3.0]]))
+    splits = read_nyu_splits(path, 3)
+    assert splits["train"].tolist() == [0, 1] and splits["test"].tolist() == [2]

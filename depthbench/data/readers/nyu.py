@@ -123,12 +123,13 @@ def read_nyu_splits(path: Path, frame_count: int) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"{path}: file not found (the official NYU v2 split file)")
     raw: dict[str, np.ndarray] = {}
-    try:
-        import scipy.io
+    import scipy.io
+    from scipy.io.matlab import MatReadError
 
+    try:
         data = scipy.io.loadmat(path)
         raw = {k: np.asarray(data[k]) for k in ("trainNdxs", "testNdxs") if k in data}
-    except (NotImplementedError, ValueError, OSError):
+    except (NotImplementedError, MatReadError, ValueError, TypeError, OSError, EOFError):
         # MATLAB v7.3 copies are HDF5 (loadmat raises NotImplementedError on them).
         try:
             handle = _open_h5(path)
