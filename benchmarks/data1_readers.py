@@ -18,11 +18,24 @@ from pathlib import Path
 
 import numpy as np
 
-from depthbench.data.readers.nyu_raw import KinectCalibration, project_depth_to_rgb, raw_to_metres, read_raw_depth
+from depthbench.data.readers.nyu_raw import (
+    KinectCalibration,
+    project_depth_to_rgb,
+    raw_to_metres,
+    read_raw_depth,
+)
 from depthbench.data.readers.tum import associate
 
 _ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = next((p for p in (_ROOT.parent / "shared", _ROOT.parents[1] / "shared") if p.is_dir()), _ROOT.parent / "shared") / "fixtures" / "nyu_raw_frame" / "NYU_depth.pgm"
+FIXTURE = (
+    next(
+        (p for p in (_ROOT.parent / "shared", _ROOT.parents[1] / "shared") if p.is_dir()),
+        _ROOT.parent / "shared",
+    )
+    / "fixtures"
+    / "nyu_raw_frame"
+    / "NYU_depth.pgm"
+)
 
 
 def reference_projection(depth: np.ndarray, calib: KinectCalibration) -> np.ndarray:
@@ -30,7 +43,9 @@ def reference_projection(depth: np.ndarray, calib: KinectCalibration) -> np.ndar
     best: dict[tuple[int, int], float] = {}
     for v, u in zip(*np.nonzero(depth > 0)):
         z = float(depth[v, u])
-        p = np.array([(u - calib.depth.cx) * z / calib.depth.fx, (v - calib.depth.cy) * z / calib.depth.fy, z])
+        p = np.array(
+            [(u - calib.depth.cx) * z / calib.depth.fx, (v - calib.depth.cy) * z / calib.depth.fy, z]
+        )
         q = calib.rotation @ p + np.asarray(calib.translation)
         col = int(np.rint(calib.rgb.fx * q[0] / q[2] + calib.rgb.cx))
         row = int(np.rint(calib.rgb.fy * q[1] / q[2] + calib.rgb.cy))
@@ -42,7 +57,9 @@ def reference_projection(depth: np.ndarray, calib: KinectCalibration) -> np.ndar
 
 
 def reference_associate(t1: np.ndarray, t2: np.ndarray, max_difference: float) -> list[tuple[int, int]]:
-    pairs = sorted((abs(a - b), i, j) for i, a in enumerate(t1) for j, b in enumerate(t2) if abs(a - b) < max_difference)
+    pairs = sorted(
+        (abs(a - b), i, j) for i, a in enumerate(t1) for j, b in enumerate(t2) if abs(a - b) < max_difference
+    )
     used_i: set[int] = set()
     used_j: set[int] = set()
     out = []
@@ -84,12 +101,20 @@ def main() -> None:
     assoc_ref_s, expected = timed(lambda: reference_associate(t_rgb, t_depth, 0.02), repeat=1)
     assert got == expected
 
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {platform.system()}, python {platform.python_version()}"
+    )
     print("| task | depthbench | reference | speed-up |")
     print("| --- | --- | --- | --- |")
-    print(f"| NYU raw projection, 480×640 {source} (no undistortion) | {fast_s * 1e3:.1f} ms | {ref_s * 1e3:.0f} ms (per-point loop) | {ref_s / fast_s:.0f}× |")
-    print(f"| NYU raw projection with depth undistortion (cv2.undistortPoints) | {undist_s * 1e3:.1f} ms | — | — |")
-    print(f"| TUM association, 3000 × 3000 stamps | {assoc_s * 1e3:.1f} ms | {assoc_ref_s * 1e3:.0f} ms (all pairs) | {assoc_ref_s / assoc_s:.0f}× |")
+    print(
+        f"| NYU raw projection, 480×640 {source} (no undistortion) | {fast_s * 1e3:.1f} ms | {ref_s * 1e3:.0f} ms (per-point loop) | {ref_s / fast_s:.0f}× |"
+    )
+    print(
+        f"| NYU raw projection with depth undistortion (cv2.undistortPoints) | {undist_s * 1e3:.1f} ms | — | — |"
+    )
+    print(
+        f"| TUM association, 3000 × 3000 stamps | {assoc_s * 1e3:.1f} ms | {assoc_ref_s * 1e3:.0f} ms (all pairs) | {assoc_ref_s / assoc_s:.0f}× |"
+    )
 
 
 if __name__ == "__main__":

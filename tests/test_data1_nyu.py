@@ -26,7 +26,9 @@ def matlab_v73_header() -> bytes:
     return text.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
 
 
-def write_labeled_mat(path: Path, images: np.ndarray, depths: np.ndarray, raw: np.ndarray, scenes: list[str]) -> None:
+def write_labeled_mat(
+    path: Path, images: np.ndarray, depths: np.ndarray, raw: np.ndarray, scenes: list[str]
+) -> None:
     """MATLAB v7.3 layout: HDF5 with a 512-byte userblock; MATLAB arrays are column-major, so an
     H×W×3×N MATLAB array is the row-major (N, 3, W, H) HDF5 dataset (all axes reversed)."""
     with h5py.File(path, "w", userblock_size=512) as f:
@@ -60,7 +62,9 @@ def nyu_source(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray
     src.mkdir()
     write_labeled_mat(src / "nyu_depth_v2_labeled.mat", images, depths, raw, SCENES)
     # 1-based column vectors, as in the official splits.mat (MATLAB v5 file).
-    scipy.io.savemat(src / "splits.mat", {"trainNdxs": np.array([[1], [3], [4]]), "testNdxs": np.array([[2], [5]])})
+    scipy.io.savemat(
+        src / "splits.mat", {"trainNdxs": np.array([[1], [3], [4]]), "testNdxs": np.array([[2], [5]])}
+    )
     return src, images, depths, raw
 
 
@@ -107,8 +111,14 @@ def test_prepare_load_evaluate_round_trip(nyu_source, tmp_path):
     gt = depths[[1, 4]][:, 45:471, 41:601].astype(np.float64)
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(2.0 - gt) / gt), rel=1e-5)
     assert result.dataset.count == 2
-    raw_result = evaluate("constant", "nyu-v2", root=out, model_options={"value": 2.0}, progress=False,
-                          overrides={"gt_variant": "raw"})
+    raw_result = evaluate(
+        "constant",
+        "nyu-v2",
+        root=out,
+        model_options={"value": 2.0},
+        progress=False,
+        overrides={"gt_variant": "raw"},
+    )
     g = raw[[1, 4]][:, 45:471, 41:601].astype(np.float64)
     g = g[g > 1e-3]
     assert raw_result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(2.0 - g) / g), rel=1e-5)

@@ -29,7 +29,10 @@ from depthbench.evaluator import evaluate
 from depthbench.prepare import prepare_dataset
 from depthbench.types import Intrinsics
 
-_SHARED_CANDIDATES = [Path(__file__).resolve().parents[1].parent / "shared", Path(__file__).resolve().parents[1].parents[1] / "shared"]
+_SHARED_CANDIDATES = [
+    Path(__file__).resolve().parents[1].parent / "shared",
+    Path(__file__).resolve().parents[1].parents[1] / "shared",
+]
 
 
 @pytest.fixture
@@ -41,11 +44,15 @@ def real_fixtures() -> Path:
     pytest.skip("../shared/fixtures is absent")
 
 
-
 def pnm_bytes(array: np.ndarray, byte_order: str = ">", comment: bool = False) -> bytes:
     magic = b"P6" if array.ndim == 3 else b"P5"
     maxval = 255 if array.dtype == np.uint8 else 65535
-    header = magic + b"\n" + (b"# a comment\n" if comment else b"") + f"{array.shape[1]} {array.shape[0]}\n{maxval}\n".encode()
+    header = (
+        magic
+        + b"\n"
+        + (b"# a comment\n" if comment else b"")
+        + f"{array.shape[1]} {array.shape[0]}\n{maxval}\n".encode()
+    )
     dtype = np.uint8 if maxval == 255 else np.dtype(f"{byte_order}u2")
     return header + array.astype(dtype).tobytes()
 
@@ -88,16 +95,32 @@ def test_raw_to_metres():
 def toolbox_projection_oracle(depth_m: np.ndarray, calib: KinectCalibration) -> np.ndarray:
     """Oracle in the toolbox's own terms: R_tb = inv(−Aᵀ), T_tb = [t_x, t_z, t_y], X/Z division,
     per-pixel minimum of the RGB-camera z (0-based pixels; no undistortion)."""
-    a = np.array([9.9997798940829263e-01, 5.0518419386157446e-03, 4.3011152014118693e-03,
-                  -5.0359919480810989e-03, 9.9998051861143999e-01, -3.6879781309514218e-03,
-                  -4.3196624923060242e-03, 3.6662365748484798e-03, 9.9998394948385538e-01]).reshape(3, 3).T
+    a = (
+        np.array(
+            [
+                9.9997798940829263e-01,
+                5.0518419386157446e-03,
+                4.3011152014118693e-03,
+                -5.0359919480810989e-03,
+                9.9998051861143999e-01,
+                -3.6879781309514218e-03,
+                -4.3196624923060242e-03,
+                3.6662365748484798e-03,
+                9.9998394948385538e-01,
+            ]
+        )
+        .reshape(3, 3)
+        .T
+    )
     r_tb = np.linalg.inv(-a.T)
     t_tb = np.array([2.5031875059141302e-02, 6.6238747008330102e-04, -2.9342312935846411e-04])[[0, 2, 1]]
     out = np.zeros_like(depth_m, dtype=np.float64)
     best: dict[tuple[int, int], float] = {}
     for v, u in zip(*np.nonzero(depth_m > 0)):
         z = float(depth_m[v, u])
-        p = np.array([(u - calib.depth.cx) * z / calib.depth.fx, (v - calib.depth.cy) * z / calib.depth.fy, z])
+        p = np.array(
+            [(u - calib.depth.cx) * z / calib.depth.fx, (v - calib.depth.cy) * z / calib.depth.fy, z]
+        )
         q = r_tb @ p + t_tb
         col = int(np.rint(q[0] * calib.rgb.fx / q[2] + calib.rgb.cx))
         row = int(np.rint(q[1] * calib.rgb.fy / q[2] + calib.rgb.cy))
@@ -163,7 +186,9 @@ def test_real_fixture_frame(real_fixtures):
     assert raw[valid].min() == 839 and raw[valid].max() == 1040
     assert (~valid).mean() == pytest.approx(0.072, abs=0.001)
     metres = raw_to_metres(raw)
-    assert metres[valid].min() == pytest.approx(1.386, abs=1e-3) and metres[valid].max() == pytest.approx(6.691, abs=1e-3)
+    assert metres[valid].min() == pytest.approx(1.386, abs=1e-3) and metres[valid].max() == pytest.approx(
+        6.691, abs=1e-3
+    )
     assert np.median(metres[valid]) == pytest.approx(3.27, abs=0.01)
     rgb = read_pnm(frame / "NYU_color.ppm")
     assert rgb.shape == (480, 640, 3) and rgb.dtype == np.uint8
@@ -183,14 +208,18 @@ def plane_raw(value: int, hole_every: int = 9) -> np.ndarray:
     return raw
 
 
-def write_scene(root: Path, name: str, values: list[int], rng: np.random.Generator, t0: float = 1315403270.0) -> None:
+def write_scene(
+    root: Path, name: str, values: list[int], rng: np.random.Generator, t0: float = 1315403270.0
+) -> None:
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "INDEX.txt").write_text("index\n")
     for k, value in enumerate(values):
         t = t0 + k / 10
         (folder / f"d-{t:.6f}-{1000 + k}.pgm").write_bytes(pnm_bytes(plane_raw(value), "<"))
-        (folder / f"r-{t + 0.013:.6f}-{2000 + k}.ppm").write_bytes(pnm_bytes(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)))
+        (folder / f"r-{t + 0.013:.6f}-{2000 + k}.ppm").write_bytes(
+            pnm_bytes(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+        )
         (folder / f"a-{t:.6f}-{3000 + k}.dump").write_bytes(b"\0" * 16)
 
 
@@ -213,19 +242,33 @@ def test_scan_scene_synchronises(raw_source):
 def test_prepare_load_evaluate_round_trip(raw_source, tmp_path):
     src, scenes_file = raw_source
     out = tmp_path / "prepared"
-    prepare_dataset("nyu-v2-raw", src, out, splits=["train", "test"], test_scenes_file=str(scenes_file), workers=0, shard_size=1)
+    prepare_dataset(
+        "nyu-v2-raw",
+        src,
+        out,
+        splits=["train", "test"],
+        test_scenes_file=str(scenes_file),
+        workers=0,
+        shard_size=1,
+    )
     train = load_dataset("nyu-v2-raw", "train", root=out)
     train_raw = load_dataset("nyu-v2-raw", "train_raw", root=out)
     test = load_dataset("nyu-v2-raw", "test", root=out)
     assert [s.meta.scene_id for s in train] == ["kitchen_0001", "kitchen_0001"] and len(test) == 1
     assert not (out / ".work").exists()
     for filled, raw in zip(train, train_raw):
-        assert filled.image.shape == (426, 560, 3) and filled.intrinsics.cx == pytest.approx(325.58244941119034 - 41)
+        assert filled.image.shape == (426, 560, 3) and filled.intrinsics.cx == pytest.approx(
+            325.58244941119034 - 41
+        )
         assert filled.valid.all() and not raw.valid.all() and raw.valid.mean() > 0.8
-        np.testing.assert_array_equal(filled.depth[raw.valid], raw.depth[raw.valid])  # known pixels kept exactly
+        np.testing.assert_array_equal(
+            filled.depth[raw.valid], raw.depth[raw.valid]
+        )  # known pixels kept exactly
         np.testing.assert_array_equal(filled.image, raw.image)
     # The projected plane keeps its depth: raw 900 → 351.3 / (1092.5 − 900) ≈ 1.82 m (plus the slope).
-    assert np.median(train_raw[0].depth[train_raw[0].valid]) == pytest.approx(351.3 / (1092.5 - 904), rel=0.01)
+    assert np.median(train_raw[0].depth[train_raw[0].valid]) == pytest.approx(
+        351.3 / (1092.5 - 904), rel=0.01
+    )
     result = evaluate("constant", "nyu-v2-raw", root=out, model_options={"value": 2.0}, progress=False)
     g = test[0].depth.astype(np.float64)
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(np.abs(2.0 - g) / g), rel=1e-5)
@@ -237,7 +280,9 @@ def test_corrupt_frames_are_skipped_with_a_count(raw_source, tmp_path):
     pgm.write_bytes(pgm.read_bytes()[:1000])
     out = tmp_path / "prepared"
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable frame.*truncated"):
-        prepare_dataset("nyu-v2-raw", src, out, test_scenes_file=str(scenes_file), gt_variants=["raw"], workers=0)
+        prepare_dataset(
+            "nyu-v2-raw", src, out, test_scenes_file=str(scenes_file), gt_variants=["raw"], workers=0
+        )
     assert len(load_dataset("nyu-v2-raw", "train_raw", root=out)) == 1
 
 
@@ -254,7 +299,12 @@ def test_resume_after_interruption(raw_source, tmp_path, monkeypatch):
         return original(item, options)
 
     monkeypatch.setattr(nyu_raw_prep, "_frame_arrays", failing)
-    options = dict(test_scenes_file=str(scenes_file), gt_variants=["raw", "filled"], workers=0, shard_size=1)
+    options = {
+        "test_scenes_file": str(scenes_file),
+        "gt_variants": ["raw", "filled"],
+        "workers": 0,
+        "shard_size": 1,
+    }
     with pytest.raises(RuntimeError, match="killed"):
         prepare_dataset("nyu-v2-raw", src, out, **options)
     assert not list(out.glob("data/train*.parquet"))  # nothing published from an unfinished split
@@ -268,7 +318,9 @@ def test_resume_after_interruption(raw_source, tmp_path, monkeypatch):
 def test_stride_and_process_pool(raw_source, tmp_path):
     src, scenes_file = raw_source
     out = tmp_path / "prepared"
-    prepare_dataset("nyu-v2-raw", src, out, test_scenes_file=str(scenes_file), gt_variants=["raw"], stride=2, workers=1)
+    prepare_dataset(
+        "nyu-v2-raw", src, out, test_scenes_file=str(scenes_file), gt_variants=["raw"], stride=2, workers=1
+    )
     data = load_dataset("nyu-v2-raw", "train_raw", root=out)
     assert [s.meta.sample_id.split("-")[-1] for s in data] == ["1000"]
 
@@ -280,7 +332,9 @@ def test_split_inputs_are_checked(raw_source, tmp_path):
     with pytest.raises(DataError, match=r"missing\.txt: test scene list not found"):
         prepare_dataset("nyu-v2-raw", src, tmp_path / "o", test_scenes_file=str(tmp_path / "missing.txt"))
     with pytest.raises(DataError, match="bathroom_0099 not found"):
-        prepare_dataset("nyu-v2-raw", src, tmp_path / "o", test_scenes_file=str(scenes_file), scenes=["bathroom_0099"])
+        prepare_dataset(
+            "nyu-v2-raw", src, tmp_path / "o", test_scenes_file=str(scenes_file), scenes=["bathroom_0099"]
+        )
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="no NYU raw scene folders"):
@@ -298,11 +352,19 @@ def test_real_fixture_frame_prepared(real_fixtures, tmp_path):
     shutil.copy(frame / "NYU_color.ppm", scene / "r-1315403270.630000-3851931981.ppm")
     (tmp_path / "test_scenes.txt").write_text("bedroom_0001\n")
     out = tmp_path / "prepared"
-    prepare_dataset("nyu-v2-raw", tmp_path / "raw", out, test_scenes_file=str(tmp_path / "test_scenes.txt"), workers=0)
+    prepare_dataset(
+        "nyu-v2-raw", tmp_path / "raw", out, test_scenes_file=str(tmp_path / "test_scenes.txt"), workers=0
+    )
     filled = load_dataset("nyu-v2-raw", "train", root=out)[0]
     raw = load_dataset("nyu-v2-raw", "train_raw", root=out)[0]
-    assert filled.image.shape == (426, 560, 3) and filled.meta.sample_id == "living_room_0001/d-1315403270.612296-3850931981"
+    assert (
+        filled.image.shape == (426, 560, 3)
+        and filled.meta.sample_id == "living_room_0001/d-1315403270.612296-3850931981"
+    )
     assert raw.valid.mean() > 0.9 and filled.valid.all()
     np.testing.assert_array_equal(filled.depth[raw.valid], raw.depth[raw.valid])
     # Filled values stay within the measured range (colorization interpolates, it does not extrapolate far).
-    assert raw.depth[raw.valid].min() - 0.05 <= filled.depth.min() and filled.depth.max() <= raw.depth.max() + 0.05
+    assert (
+        raw.depth[raw.valid].min() - 0.05 <= filled.depth.min()
+        and filled.depth.max() <= raw.depth.max() + 0.05
+    )

@@ -84,7 +84,11 @@ def test_prepare_load_evaluate_round_trip(tmp_path):
     prepare_dataset("sintel", src, out)
     final = load_dataset("sintel", "test", root=out)
     clean = load_dataset("sintel", "test_clean", root=out)
-    assert [s.meta.sample_id for s in final] == ["alley_1/frame_0001", "alley_1/frame_0002", "market_2/frame_0001"]
+    assert [s.meta.sample_id for s in final] == [
+        "alley_1/frame_0001",
+        "alley_1/frame_0002",
+        "market_2/frame_0001",
+    ]
     for s_final, s_clean in zip(final, clean):
         np.testing.assert_array_equal(s_final.depth, depths[s_final.meta.sample_id])
         np.testing.assert_array_equal(s_clean.depth, s_final.depth)
@@ -124,7 +128,10 @@ def test_cli_prepare_and_one_line_error(tmp_path, capsys):
     src = tmp_path / "sintel"
     make_sintel(src, {"alley_1": 1})
     out = tmp_path / "prepared"
-    assert main(["prepare", "sintel", "--source", str(src), "--out", str(out), "--option", "passes=[final]"]) == 0
+    assert (
+        main(["prepare", "sintel", "--source", str(src), "--out", str(out), "--option", "passes=[final]"])
+        == 0
+    )
     assert len(load_dataset("sintel", "test", root=out)) == 1
     assert not list((out / "data").glob("test_clean-*"))
     (src / "training" / "depth" / "alley_1" / "frame_0001.dpt").write_bytes(b"PIEH")

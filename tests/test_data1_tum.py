@@ -22,7 +22,10 @@ from depthbench.prepare import prepare_dataset
 H, W = 24, 32
 SEQ = "rgbd_dataset_freiburg3_walking_xyz"
 
-_SHARED_CANDIDATES = [Path(__file__).resolve().parents[1].parent / "shared", Path(__file__).resolve().parents[1].parents[1] / "shared"]
+_SHARED_CANDIDATES = [
+    Path(__file__).resolve().parents[1].parent / "shared",
+    Path(__file__).resolve().parents[1].parents[1] / "shared",
+]
 
 
 @pytest.fixture
@@ -34,10 +37,11 @@ def real_fixtures() -> Path:
     pytest.skip("../shared/fixtures is absent")
 
 
-
 def brute_force_associate(t1: list[float], t2: list[float], max_difference: float) -> list[tuple[int, int]]:
     """Oracle: all pairs under the threshold sorted by difference, greedy one-to-one, sorted by t1."""
-    pairs = sorted((abs(a - b), i, j) for i, a in enumerate(t1) for j, b in enumerate(t2) if abs(a - b) < max_difference)
+    pairs = sorted(
+        (abs(a - b), i, j) for i, a in enumerate(t1) for j, b in enumerate(t2) if abs(a - b) < max_difference
+    )
     used_i, used_j, out = set(), set(), []
     for _, i, j in pairs:
         if i not in used_i and j not in used_j:
@@ -98,7 +102,9 @@ def test_prepare_load_evaluate_round_trip(tmp_path):
         np.testing.assert_array_equal(sample.depth, raw.astype(np.float32) / np.float32(5000))
         np.testing.assert_array_equal(sample.valid, raw > 0)
         assert sample.intrinsics == TUM_INTRINSICS["freiburg3"]
-        assert sample.meta.extra["depth_timestamp"] - sample.meta.extra["rgb_timestamp"] == pytest.approx(0.011, abs=3e-6)
+        assert sample.meta.extra["depth_timestamp"] - sample.meta.extra["rgb_timestamp"] == pytest.approx(
+            0.011, abs=3e-6
+        )
     result = evaluate("constant", "tum-rgbd", root=out, model_options={"value": 2.0}, progress=False)
     per_image = []
     for raw in depths:
@@ -140,7 +146,9 @@ def test_errors_name_the_file(tmp_path):
 
 
 def test_recipe_uses_the_shipped_sequence_list(tmp_path):
-    with pytest.raises(DataError, match=r"rgbd_dataset_freiburg2_desk_with_person: sequence folder not found"):
+    with pytest.raises(
+        DataError, match=r"rgbd_dataset_freiburg2_desk_with_person: sequence folder not found"
+    ):
         prepare_dataset("tum-rgbd", tmp_path, tmp_path / "out")
 
 
@@ -151,7 +159,9 @@ def test_real_fixture_frame(real_fixtures, tmp_path):
     valid = metres > 0
     assert depth.shape == (480, 640)
     assert valid.mean() == pytest.approx(0.808, abs=0.001)  # SOURCE.txt: 80.8 % valid, 1.464–9.331 m
-    assert metres[valid].min() == pytest.approx(1.464, abs=1e-3) and metres[valid].max() == pytest.approx(9.331, abs=1e-3)
+    assert metres[valid].min() == pytest.approx(1.464, abs=1e-3) and metres[valid].max() == pytest.approx(
+        9.331, abs=1e-3
+    )
     seq = tmp_path / "src" / SEQ
     (seq / "rgb").mkdir(parents=True)
     (seq / "depth").mkdir()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -48,7 +48,9 @@ def _open_h5(path: Path) -> Any:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise DataError(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({str(exc).splitlines()[0]})") from exc
+        raise DataError(
+            f"{path}: not a readable MATLAB v7.3 (HDF5) file ({str(exc).splitlines()[0]})"
+        ) from exc
 
 
 def _h5_string(handle: Any, ref: Any) -> str:
@@ -70,33 +72,41 @@ class NyuLabeledMat:
         images = self.file["images"]
         if images.ndim != 4 or images.shape[1] != 3:
             self.file.close()
-            raise DataError(f"{self.path}: 'images' has shape {images.shape}, expected (N, 3, W, H) as MATLAB v7.3 stores H×W×3×N")
+            raise DataError(
+                f"{self.path}: 'images' has shape {images.shape}, expected (N, 3, W, H) as MATLAB v7.3 stores H×W×3×N"
+            )
         self.count = int(images.shape[0])
         self.width, self.height = int(images.shape[2]), int(images.shape[3])
         for key in ("depths", "rawDepths"):
             if self.file[key].shape != (self.count, self.width, self.height):
                 self.file.close()
-                raise DataError(f"{self.path}: {key!r} has shape {self.file[key].shape}, expected {(self.count, self.width, self.height)}")
+                raise DataError(
+                    f"{self.path}: {key!r} has shape {self.file[key].shape}, expected {(self.count, self.width, self.height)}"
+                )
         self._scenes: list[str] | None = None
 
     def close(self) -> None:
         self.file.close()
 
-    def __enter__(self) -> NyuLabeledMat:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _read(self, key: str, index: int) -> np.ndarray:
         try:
             return np.asarray(self.file[key][index])
         except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{self.path}: cannot read {key}[{index}] (truncated or corrupt file: {str(exc).splitlines()[0]})") from exc
+            raise DataError(
+                f"{self.path}: cannot read {key}[{index}] (truncated or corrupt file: {str(exc).splitlines()[0]})"
+            ) from exc
 
     def image(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) as uint8 H×W×3."""
-        return np.ascontiguousarray(self._read("images", index).transpose(2, 1, 0)).astype(np.uint8, copy=False)
+        return np.ascontiguousarray(self._read("images", index).transpose(2, 1, 0)).astype(
+            np.uint8, copy=False
+        )
 
     def depth(self, index: int, variant: str = "filled") -> np.ndarray:
         """Depth of frame ``index`` (0-based) in metres as float32 H×W; variant ``filled`` or ``raw``."""
@@ -147,7 +157,9 @@ def read_nyu_splits(path: Path, frame_count: int) -> dict[str, np.ndarray]:
         indices = values.astype(np.int64)
         bad = indices[(indices < 1) | (indices > frame_count)]
         if bad.size:
-            raise DataError(f"{path}: {key} names frame {int(bad[0])}, but the labeled .mat has frames 1..{frame_count}")
+            raise DataError(
+                f"{path}: {key} names frame {int(bad[0])}, but the labeled .mat has frames 1..{frame_count}"
+            )
         out[split] = indices - 1
     overlap = np.intersect1d(out["train"], out["test"])
     if overlap.size:
@@ -162,7 +174,9 @@ def _frame_checksum(image: np.ndarray, depth: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def iter_nyu_frames(mat: NyuLabeledMat, indices: np.ndarray, variant: str) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def iter_nyu_frames(
+    mat: NyuLabeledMat, indices: np.ndarray, variant: str
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     for index in indices:
         yield int(index), mat.image(int(index)), mat.depth(int(index), variant)
 
@@ -181,7 +195,9 @@ def prepare_nyu_v2(
     """Write ``splits`` (default train, test) × ``gt_variants`` (default filled, raw) of the
     labeled set from ``source/mat_file`` and ``source/splits_file``."""
     if source is None:
-        raise UsageError(f"dataset {manifest.name!r} needs --source (folder with {mat_file} and {splits_file})")
+        raise UsageError(
+            f"dataset {manifest.name!r} needs --source (folder with {mat_file} and {splits_file})"
+        )
     wanted_splits = splits or ["train", "test"]
     variants = gt_variants or list(manifest.gt_variants)
     for variant in variants:
@@ -198,7 +214,9 @@ def prepare_nyu_v2(
         for split in wanted_splits:
             for variant in variants:
                 prepared = gt_split_name(manifest, split, variant)
-                with PreparedWriter(out, manifest.name, prepared, depth_storage="f32", overwrite=True) as writer:
+                with PreparedWriter(
+                    out, manifest.name, prepared, depth_storage="f32", overwrite=True
+                ) as writer:
                     for index, image, depth in iter_nyu_frames(mat, official[split], variant):
                         writer.add(
                             sample_id=f"{index + 1:05d}",

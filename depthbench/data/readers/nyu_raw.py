@@ -53,14 +53,14 @@ def _pnm_header(data: bytes, path: Path) -> tuple[str, int, int, int, int]:
     tokens: list[bytes] = []
     pos = 0
     while len(tokens) < 4:
-        while pos < len(data) and data[pos:pos + 1].isspace():
+        while pos < len(data) and data[pos : pos + 1].isspace():
             pos += 1
-        if pos < len(data) and data[pos:pos + 1] == b"#":
-            while pos < len(data) and data[pos:pos + 1] not in (b"\n", b"\r"):
+        if pos < len(data) and data[pos : pos + 1] == b"#":
+            while pos < len(data) and data[pos : pos + 1] not in (b"\n", b"\r"):
                 pos += 1
             continue
         start = pos
-        while pos < len(data) and not data[pos:pos + 1].isspace() and data[pos:pos + 1] != b"#":
+        while pos < len(data) and not data[pos : pos + 1].isspace() and data[pos : pos + 1] != b"#":
             pos += 1
         if start == pos:
             raise DataError(f"{path}: truncated PNM header")
@@ -162,22 +162,46 @@ def _toolbox_rotation() -> np.ndarray:
     return np.linalg.inv(a.T)
 
 
+NYU_RGB_INTRINSICS = Intrinsics(
+    5.1885790117450188e02, 5.1946961112127485e02, 3.2558244941119034e02, 2.5373616633400465e02
+)
+NYU_DEPTH_INTRINSICS = Intrinsics(
+    5.8262448167737955e02, 5.8269103270988637e02, 3.1304475870804731e02, 2.3844389626620386e02
+)
+
+
 @dataclass(frozen=True)
 class KinectCalibration:
     """The NYU toolbox's Kinect calibration (camera_params.m, calibrated with RGBDemo/OpenCV)."""
 
-    rgb: Intrinsics = Intrinsics(5.1885790117450188e02, 5.1946961112127485e02, 3.2558244941119034e02, 2.5373616633400465e02)
-    rgb_distortion: tuple[float, ...] = (2.0796615318809061e-01, -5.8613825163911781e-01, 7.2231363135888329e-04,
-                                         1.0479627195765181e-03, 4.9856986684705107e-01)  # k1 k2 p1 p2 k3
-    depth: Intrinsics = Intrinsics(5.8262448167737955e02, 5.8269103270988637e02, 3.1304475870804731e02, 2.3844389626620386e02)
-    depth_distortion: tuple[float, ...] = (-9.9897236553084481e-02, 3.9065324602765344e-01, 1.9290592870229277e-03,
-                                           -1.9422022475975055e-03, -5.1031725053400578e-01)
+    rgb: Intrinsics = NYU_RGB_INTRINSICS
+    rgb_distortion: tuple[float, ...] = (
+        2.0796615318809061e-01,
+        -5.8613825163911781e-01,
+        7.2231363135888329e-04,
+        1.0479627195765181e-03,
+        4.9856986684705107e-01,
+    )  # k1 k2 p1 p2 k3
+    depth: Intrinsics = NYU_DEPTH_INTRINSICS
+    depth_distortion: tuple[float, ...] = (
+        -9.9897236553084481e-02,
+        3.9065324602765344e-01,
+        1.9290592870229277e-03,
+        -1.9422022475975055e-03,
+        -5.1031725053400578e-01,
+    )
     rotation: np.ndarray = field(default_factory=_toolbox_rotation)
     # t = −[t_x, t_z, t_y] of camera_params.m (see module doc for the sign).
-    translation: tuple[float, float, float] = (-2.5031875059141302e-02, 2.9342312935846411e-04, -6.6238747008330102e-04)
+    translation: tuple[float, float, float] = (
+        -2.5031875059141302e-02,
+        2.9342312935846411e-04,
+        -6.6238747008330102e-04,
+    )
 
 
-def undistort_pixels(u: np.ndarray, v: np.ndarray, intr: Intrinsics, distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+def undistort_pixels(
+    u: np.ndarray, v: np.ndarray, intr: Intrinsics, distortion: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Distorted pixel coordinates → ideal normalised coordinates (x, y) (OpenCV's iterative
     inversion of the Brown–Conrady model, ``cv2.undistortPoints``)."""
     import cv2
@@ -188,7 +212,10 @@ def undistort_pixels(u: np.ndarray, v: np.ndarray, intr: Intrinsics, distortion:
 
 
 def project_depth_to_rgb(
-    depth_m: np.ndarray, calib: KinectCalibration = KinectCalibration(), *, undistort: bool = True,
+    depth_m: np.ndarray,
+    calib: KinectCalibration = KinectCalibration(),
+    *,
+    undistort: bool = True,
     out_hw: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Depth-camera depth (metres, 0 = missing) → depth in the RGB camera's (undistorted) image:
@@ -198,7 +225,9 @@ def project_depth_to_rgb(
     v, u = np.nonzero(depth_m > 0)
     z = depth_m[v, u].astype(np.float64)
     if undistort:
-        x_n, y_n = undistort_pixels(u.astype(np.float64), v.astype(np.float64), calib.depth, calib.depth_distortion)
+        x_n, y_n = undistort_pixels(
+            u.astype(np.float64), v.astype(np.float64), calib.depth, calib.depth_distortion
+        )
     else:
         x_n = (u - calib.depth.cx) / calib.depth.fx
         y_n = (v - calib.depth.cy) / calib.depth.fy
@@ -240,7 +269,9 @@ def parse_frame_name(name: str) -> tuple[str, float] | None:
     return (match.group(1), float(match.group(2))) if match else None
 
 
-def synchronise(rgb: list[tuple[float, str]], depth: list[tuple[float, str]], primary: str = "depth") -> list[tuple[int, int]]:
+def synchronise(
+    rgb: list[tuple[float, str]], depth: list[tuple[float, str]], primary: str = "depth"
+) -> list[tuple[int, int]]:
     """(rgb index, depth index) pairs: every frame of the ``primary`` stream with the other stream's
     frame nearest in time (ties → the earlier one), in time order."""
     if primary not in ("depth", "rgb"):
@@ -254,7 +285,10 @@ def synchronise(rgb: list[tuple[float, str]], depth: list[tuple[float, str]], pr
     pairs = []
     for k_index, (t, _) in sorted(enumerate(keys), key=lambda e: e[1][0]):
         pos = int(np.searchsorted(sorted_times, t))
-        best = min((p for p in (pos - 1, pos) if 0 <= p < len(sorted_times)), key=lambda p: (abs(sorted_times[p] - t), p))
+        best = min(
+            (p for p in (pos - 1, pos) if 0 <= p < len(sorted_times)),
+            key=lambda p: (abs(sorted_times[p] - t), p),
+        )
         o_index = int(order[best])
         pairs.append((o_index, k_index) if primary == "depth" else (k_index, o_index))
     return pairs

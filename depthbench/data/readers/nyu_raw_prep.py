@@ -50,7 +50,9 @@ from depthbench.data.readers.nyu_raw import (
 from depthbench.errors import DataError, UsageError
 from depthbench.prepare import register_preparer
 
-Item = tuple[str, str, str, float, float, str]  # scene folder, rgb file, depth file, t_rgb, t_depth, sample id
+Item = tuple[
+    str, str, str, float, float, str
+]  # scene folder, rgb file, depth file, t_rgb, t_depth, sample id
 
 
 def find_scene_folders(source: Path) -> dict[str, Path]:
@@ -60,7 +62,9 @@ def find_scene_folders(source: Path) -> dict[str, Path]:
         for pgm in source.glob(pattern):
             folder = pgm.parent
             if folder.name in folders and folders[folder.name] != folder:
-                raise DataError(f"{source}: scene {folder.name!r} appears twice ({folders[folder.name]} and {folder})")
+                raise DataError(
+                    f"{source}: scene {folder.name!r} appears twice ({folders[folder.name]} and {folder})"
+                )
             folders[folder.name] = folder
     if not folders:
         raise DataError(f"{source}: no NYU raw scene folders (folders with d-*.pgm files) found")
@@ -73,7 +77,11 @@ def read_test_scenes(labeled_dir: str | None, test_scenes_file: str | None) -> s
         path = Path(test_scenes_file)
         if not path.is_file():
             raise DataError(f"{path}: test scene list not found")
-        names = {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+        names = {
+            line.strip()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
         if not names:
             raise DataError(f"{path}: test scene list is empty")
         return names
@@ -85,8 +93,10 @@ def read_test_scenes(labeled_dir: str | None, test_scenes_file: str | None) -> s
         if "" in names:
             raise DataError(f"{folder / LABELED_MAT}: has no 'scenes' names; pass test_scenes_file instead")
         return names
-    raise UsageError("nyu-v2-raw: scene-level splits need the labeled set's test scenes: "
-                     "pass option labeled_dir (folder with nyu_depth_v2_labeled.mat + splits.mat) or test_scenes_file")
+    raise UsageError(
+        "nyu-v2-raw: scene-level splits need the labeled set's test scenes: "
+        "pass option labeled_dir (folder with nyu_depth_v2_labeled.mat + splits.mat) or test_scenes_file"
+    )
 
 
 def _frame_arrays(item: Item, options: dict[str, Any]) -> tuple[Any, Any, Any, str]:
@@ -108,7 +118,12 @@ def _frame_arrays(item: Item, options: dict[str, Any]) -> tuple[Any, Any, Any, s
     intrinsics = calib.rgb.cropped(top, left)
     digest = hashlib.sha256(rgb_bytes)
     digest.update(depth_bytes)
-    return rgb[top:bottom, left:right].copy(), depth[top:bottom, left:right].copy(), intrinsics, digest.hexdigest()
+    return (
+        rgb[top:bottom, left:right].copy(),
+        depth[top:bottom, left:right].copy(),
+        intrinsics,
+        digest.hexdigest(),
+    )
 
 
 def _read(path: Path) -> bytes:
@@ -118,8 +133,9 @@ def _read(path: Path) -> bytes:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
-def raw_shard_job(index: int, items: list[Item], *, dataset: str, splits: dict[str, str], work: str,
-                  options: dict[str, Any]) -> str | pa.Table:
+def raw_shard_job(
+    index: int, items: list[Item], *, dataset: str, splits: dict[str, str], work: str, options: dict[str, Any]
+) -> str | pa.Table:
     """One shard: write each variant's parquet (``splits``: variant → prepared split name); the
     first variant's file is returned to the executor, the others are committed beside it first."""
     from depthbench.prep.colorization import fill_depth_colorization
@@ -135,15 +151,32 @@ def raw_shard_job(index: int, items: list[Item], *, dataset: str, splits: dict[s
                 rgb, depth, intrinsics, digest = _frame_arrays(item, options)
                 if not (depth > 0).any():
                     raise DataError(f"{Path(item[0]) / item[2]}: no valid depth after projection")
-                filled = fill_depth_colorization(rgb, depth, rtol=options["colorization_rtol"]) if "filled" in writers else None
+                filled = (
+                    fill_depth_colorization(rgb, depth, rtol=options["colorization_rtol"])
+                    if "filled" in writers
+                    else None
+                )
             except DataError as exc:
                 skipped.append(str(exc))
                 continue
             for variant, writer in writers.items():
-                writer.add(sample_id=item[5], rgb=rgb, depth=filled if variant == "filled" else depth, kind="metric",
-                           intrinsics=intrinsics, scene_id=Path(item[0]).name, frame_id=item[5].split("/", 1)[1],
-                           source_sha256=digest, extra={"gt_variant": variant, "rgb_file": item[1], "depth_file": item[2],
-                                                        "rgb_time": item[3], "depth_time": item[4]})
+                writer.add(
+                    sample_id=item[5],
+                    rgb=rgb,
+                    depth=filled if variant == "filled" else depth,
+                    kind="metric",
+                    intrinsics=intrinsics,
+                    scene_id=Path(item[0]).name,
+                    frame_id=item[5].split("/", 1)[1],
+                    source_sha256=digest,
+                    extra={
+                        "gt_variant": variant,
+                        "rgb_file": item[1],
+                        "depth_file": item[2],
+                        "rgb_time": item[3],
+                        "depth_time": item[4],
+                    },
+                )
         outputs: dict[str, str | pa.Table] = {}
         for variant, writer in writers.items():
             if writer.count == 0:
@@ -153,7 +186,9 @@ def raw_shard_job(index: int, items: list[Item], *, dataset: str, splits: dict[s
             writer.close()
             files = sorted((temp / variant / "data").glob("*.parquet"))
             if len(files) != 1:
-                raise DataError(f"{temp}: shard {index} produced {len(files)} parquet files; lower shard_size")
+                raise DataError(
+                    f"{temp}: shard {index} produced {len(files)} parquet files; lower shard_size"
+                )
             outputs[variant] = str(files[0])
         first, *rest = list(splits)
         for variant in rest:
@@ -194,10 +229,19 @@ def _publish(out: Path, dataset: str, split: str, shard_files: list[Path]) -> in
         os.replace(path, data_dir / shard_name(split, i, len(nonempty)))
     from depthbench import __version__
 
-    write_json_atomic(out / "meta" / f"{split}.json", {
-        "dataset": dataset, "split": split, "count": count, "fingerprint": digest.hexdigest(),
-        "depth_storage": "f32", "depth_scale": None, "shards": len(nonempty), "depthbench_version": __version__,
-    })
+    write_json_atomic(
+        out / "meta" / f"{split}.json",
+        {
+            "dataset": dataset,
+            "split": split,
+            "count": count,
+            "fingerprint": digest.hexdigest(),
+            "depth_storage": "f32",
+            "depth_scale": None,
+            "shards": len(nonempty),
+            "depthbench_version": __version__,
+        },
+    )
     return count
 
 
@@ -244,7 +288,12 @@ def prepare_nyu_v2_raw(
             raise DataError(f"{source}: scene folder(s) {', '.join(missing)} not found")
         folders = {k: v for k, v in folders.items() if k in set(scenes)}
     test_scenes = read_test_scenes(labeled_dir, test_scenes_file)
-    options = {"byte_order": byte_order, "undistort": undistort, "crop": crop, "colorization_rtol": colorization_rtol}
+    options = {
+        "byte_order": byte_order,
+        "undistort": undistort,
+        "crop": crop,
+        "colorization_rtol": colorization_rtol,
+    }
     for split in splits or ["train"]:
         if split not in ("train", "test"):
             raise UsageError(f"splits: {split!r} is not one of train, test")
@@ -256,7 +305,16 @@ def prepare_nyu_v2_raw(
             frames = scan_scene(folder, primary)
             for frame in frames[::stride]:
                 stem = Path(frame.depth_file if primary == "depth" else frame.rgb_file).stem
-                items.append((str(folder), frame.rgb_file, frame.depth_file, frame.rgb_time, frame.depth_time, f"{name}/{stem}"))
+                items.append(
+                    (
+                        str(folder),
+                        frame.rgb_file,
+                        frame.depth_file,
+                        frame.rgb_time,
+                        frame.depth_time,
+                        f"{name}/{stem}",
+                    )
+                )
         if not items:
             raise DataError(f"{source}: split {split!r} has no synchronised frames")
         names = {v: gt_split_name(manifest, split, v) for v in variants}
@@ -264,9 +322,19 @@ def prepare_nyu_v2_raw(
         work.mkdir(parents=True, exist_ok=True)
         config = {"variants": variants, "options": options, "stride": stride, "primary": primary}
         _check_config(work, config)
-        job = functools.partial(raw_shard_job, dataset=manifest.name, splits=names, work=str(work), options=options)
-        first_paths = run_shards(job, items, work, shard_size=shard_size, name=variants[0], executor=executor,
-                                 workers=workers, ray_address=ray_address)
+        job = functools.partial(
+            raw_shard_job, dataset=manifest.name, splits=names, work=str(work), options=options
+        )
+        first_paths = run_shards(
+            job,
+            items,
+            work,
+            shard_size=shard_size,
+            name=variants[0],
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+        )
         skipped = [msg for p in sorted(work.glob("skipped-*.json")) for msg in json.loads(p.read_text())]
         _publish(Path(out), manifest.name, names[variants[0]], first_paths)
         for variant in variants[1:]:
@@ -274,7 +342,10 @@ def prepare_nyu_v2_raw(
             _publish(Path(out), manifest.name, names[variant], side)
         shutil.rmtree(work)
         if skipped:
-            warnings.warn(f"nyu-v2-raw/{split}: skipped {len(skipped)} unreadable frame(s), e.g. {skipped[0]}", stacklevel=2)
+            warnings.warn(
+                f"nyu-v2-raw/{split}: skipped {len(skipped)} unreadable frame(s), e.g. {skipped[0]}",
+                stacklevel=2,
+            )
     shutil.rmtree(Path(out) / ".work", ignore_errors=True)
     write_dataset_card(Path(out), manifest)
     return Path(out)
@@ -286,6 +357,8 @@ def _check_config(work: Path, config: dict[str, Any]) -> None:
     if path.is_file():
         previous = json.loads(path.read_text())
         if previous != json.loads(json.dumps(config)):
-            raise UsageError(f"{path}: unfinished shards were made with {previous}; rerun with those options or delete {work}")
+            raise UsageError(
+                f"{path}: unfinished shards were made with {previous}; rerun with those options or delete {work}"
+            )
     else:
         write_json_atomic(path, config)

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from depthbench.catalog import DatasetManifest, gt_split_name
-from depthbench.data.codecs import decode_image
 from depthbench.data.card import write_dataset_card
+from depthbench.data.codecs import decode_image
 from depthbench.data.prepared import PreparedWriter
 from depthbench.errors import DataError, UsageError
 from depthbench.prepare import register_preparer
@@ -58,7 +58,9 @@ def read_dpt(path: Path) -> np.ndarray:
         raise DataError(f"{path}: implausible .dpt size {width}×{height}")
     expected = 12 + 4 * width * height
     if len(data) != expected:
-        raise DataError(f"{path}: .dpt of {width}×{height} needs {expected} bytes, file has {len(data)} (truncated or corrupt)")
+        raise DataError(
+            f"{path}: .dpt of {width}×{height} needs {expected} bytes, file has {len(data)} (truncated or corrupt)"
+        )
     return np.frombuffer(data[12:], "<f4").reshape(height, width).astype(np.float32)
 
 
@@ -70,7 +72,9 @@ def read_cam(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: file not found") from exc
     _read_tag(data, path, ".cam camera")
     if len(data) != 4 + 8 * 21:
-        raise DataError(f"{path}: .cam must be {4 + 8 * 21} bytes (tag + 9 + 12 float64), file has {len(data)}")
+        raise DataError(
+            f"{path}: .cam must be {4 + 8 * 21} bytes (tag + 9 + 12 float64), file has {len(data)}"
+        )
     values = np.frombuffer(data[4:], "<f8")
     return values[:9].reshape(3, 3).copy(), values[9:].reshape(3, 4).copy()
 
@@ -79,14 +83,18 @@ def write_dpt(path: Path, depth: np.ndarray) -> None:
     """Inverse of ``read_dpt`` (used to make test data in the real format)."""
     height, width = depth.shape
     Path(path).write_bytes(
-        TAG_FLOAT.astype("<f4").tobytes() + np.array([width, height], "<i4").tobytes() + depth.astype("<f4").tobytes()
+        TAG_FLOAT.astype("<f4").tobytes()
+        + np.array([width, height], "<i4").tobytes()
+        + depth.astype("<f4").tobytes()
     )
 
 
 def write_cam(path: Path, intrinsic: np.ndarray, extrinsic: np.ndarray) -> None:
     """Inverse of ``read_cam``."""
     Path(path).write_bytes(
-        TAG_FLOAT.astype("<f4").tobytes() + np.asarray(intrinsic, "<f8").tobytes() + np.asarray(extrinsic, "<f8").tobytes()
+        TAG_FLOAT.astype("<f4").tobytes()
+        + np.asarray(intrinsic, "<f8").tobytes()
+        + np.asarray(extrinsic, "<f8").tobytes()
     )
 
 
@@ -100,7 +108,9 @@ def list_sintel_frames(root: Path) -> list[tuple[str, str]]:
     """(scene, frame stem) of every ``training/depth/<scene>/*.dpt``, sorted."""
     depth_root = root / "training" / "depth"
     if not depth_root.is_dir():
-        raise DataError(f"{depth_root}: folder not found (unpack MPI-Sintel-depth-training into the source folder)")
+        raise DataError(
+            f"{depth_root}: folder not found (unpack MPI-Sintel-depth-training into the source folder)"
+        )
     frames = [(p.parent.name, p.stem) for p in sorted(depth_root.glob("*/*.dpt"))]
     if not frames:
         raise DataError(f"{depth_root}: no .dpt files found")
@@ -119,7 +129,9 @@ def prepare_sintel(
     """Prepare the training frames (split ``test``) once per render pass in ``passes`` (default
     final, clean); ``scenes`` restricts to some sequences."""
     if source is None:
-        raise UsageError(f"dataset {manifest.name!r} needs --source (folder with training/depth, training/clean, ...)")
+        raise UsageError(
+            f"dataset {manifest.name!r} needs --source (folder with training/depth, training/clean, ...)"
+        )
     root = Path(source)
     frames = list_sintel_frames(root)
     if scenes is not None:
@@ -141,10 +153,14 @@ def prepare_sintel(
                 try:
                     rgb_bytes = rgb_path.read_bytes()
                 except FileNotFoundError as exc:
-                    raise DataError(f"{rgb_path}: file not found ({render_pass} pass image of {depth_path.name})") from exc
+                    raise DataError(
+                        f"{rgb_path}: file not found ({render_pass} pass image of {depth_path.name})"
+                    ) from exc
                 rgb = decode_image(rgb_bytes, str(rgb_path))
                 if rgb.shape[:2] != depth.shape:
-                    raise DataError(f"{rgb_path}: image is {rgb.shape[:2]}, depth {depth_path} is {depth.shape}")
+                    raise DataError(
+                        f"{rgb_path}: image is {rgb.shape[:2]}, depth {depth_path} is {depth.shape}"
+                    )
                 digest = hashlib.sha256(rgb_bytes)
                 digest.update(depth.tobytes())
                 writer.add(

@@ -59,7 +59,10 @@ def read_timestamp_list(path: Path) -> list[tuple[float, str]]:
 
 
 def associate(
-    first: list[tuple[float, str]], second: list[tuple[float, str]], max_difference: float = 0.02, offset: float = 0.0
+    first: list[tuple[float, str]],
+    second: list[tuple[float, str]],
+    max_difference: float = 0.02,
+    offset: float = 0.0,
 ) -> list[tuple[int, int]]:
     """One-to-one nearest-time matches (index in ``first``, index in ``second``), sorted by
     ``first``'s time: candidates with |t1 − (t2 + offset)| < max_difference, greedily by increasing
@@ -101,7 +104,9 @@ def read_sequence_list(name: str) -> list[str]:
 def camera_of_sequence(name: str) -> str:
     match = re.search(r"freiburg([123])", name)
     if not match:
-        raise DataError(f"{name}: sequence folder name does not say its camera (expected 'freiburg1', '2' or '3' in it)")
+        raise DataError(
+            f"{name}: sequence folder name does not say its camera (expected 'freiburg1', '2' or '3' in it)"
+        )
     return f"freiburg{match.group(1)}"
 
 
@@ -155,19 +160,25 @@ def prepare_tum_rgbd(
     ``stride``-th pair. ``skip_corrupt`` skips unreadable frames with a warning count instead of
     stopping at the first one."""
     if source is None:
-        raise UsageError(f"dataset {manifest.name!r} needs --source (folder holding the TUM sequence folders)")
+        raise UsageError(
+            f"dataset {manifest.name!r} needs --source (folder holding the TUM sequence folders)"
+        )
     if stride < 1:
         raise UsageError(f"stride: expected ≥ 1, got {stride}")
     if not sequences:
         sequences = {split: read_sequence_list(name) for split, name in (sequence_lists or {}).items()}
     if not sequences:
-        raise UsageError("tum-rgbd: give option 'sequences' (split → folder names) or 'sequence_lists'; see preprocess/tum-rgbd.yaml")
+        raise UsageError(
+            "tum-rgbd: give option 'sequences' (split → folder names) or 'sequence_lists'; see preprocess/tum-rgbd.yaml"
+        )
     for split in sequences:
         if split not in manifest.splits:
             raise UsageError(f"tum-rgbd: split {split!r} is not one of {', '.join(manifest.splits)}")
     for split, names in sequences.items():
         skipped = 0
-        with PreparedWriter(out, manifest.name, split, depth_storage="png16", depth_scale=TUM_DEPTH_SCALE, overwrite=True) as writer:
+        with PreparedWriter(
+            out, manifest.name, split, depth_storage="png16", depth_scale=TUM_DEPTH_SCALE, overwrite=True
+        ) as writer:
             for name in names:
                 folder = Path(source) / name
                 if not folder.is_dir():
@@ -183,7 +194,9 @@ def prepare_tum_rgbd(
                         rgb_bytes, hw = read_tum_rgb(folder / rgb_rel)
                         depth = read_tum_depth(folder / depth_rel)
                         if depth.shape != hw:
-                            raise DataError(f"{folder / depth_rel}: depth is {depth.shape}, RGB {folder / rgb_rel} is {hw}")
+                            raise DataError(
+                                f"{folder / depth_rel}: depth is {depth.shape}, RGB {folder / rgb_rel} is {hw}"
+                            )
                     except DataError:
                         if not skip_corrupt:
                             raise
@@ -201,7 +214,12 @@ def prepare_tum_rgbd(
                         scene_id=name,
                         frame_id=f"{t_rgb:.6f}",
                         source_sha256=digest.hexdigest(),
-                        extra={"rgb_timestamp": t_rgb, "depth_timestamp": t_depth, "rgb_file": rgb_rel, "depth_file": depth_rel},
+                        extra={
+                            "rgb_timestamp": t_rgb,
+                            "depth_timestamp": t_depth,
+                            "rgb_file": rgb_rel,
+                            "depth_file": depth_rel,
+                        },
                     )
         if skipped:
             warnings.warn(f"tum-rgbd/{split}: skipped {skipped} unreadable frame(s)", stacklevel=2)
