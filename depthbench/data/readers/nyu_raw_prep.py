@@ -164,7 +164,7 @@ def raw_shard_job(
                     sample_id=item[5],
                     rgb=rgb,
                     depth=filled if variant == "filled" else depth,
-                    kind="metric",
+                    kind=options["kind"],
                     intrinsics=intrinsics,
                     scene_id=Path(item[0]).name,
                     frame_id=item[5].split("/", 1)[1],
@@ -293,6 +293,7 @@ def prepare_nyu_v2_raw(
         "undistort": undistort,
         "crop": crop,
         "colorization_rtol": colorization_rtol,
+        "kind": manifest.kind.value,
     }
     for split in splits or ["train"]:
         if split not in ("train", "test"):
