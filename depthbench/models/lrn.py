@@ -19,7 +19,9 @@ half resolution and its output is upsampled bilinearly ×2 to the input size.
 
 Output: log depth. The models are trained with scale-invariant losses (``depthbench.losses``:
 ``scale-invariant-pairwise`` for UTS data, the UTS/UTSS mixture), so exp(output) is depth up to an
-unknown scale: ``output_kind`` is UTS and ``output_to_depth`` is exp. Table 3 of seed 004 reports the
+unknown scale: ``output_kind`` is UTS and ``output_to_depth`` is exp. A model trained with a loss that
+fixes the scale (e.g. L1 on log depth against metric targets) declares ``output_kind="metric"``: exp of
+its output is then depth in metres. Table 3 of seed 004 reports the
 models at 384×384 input; the networks are fully convolutional (any size divisible by 32).
 """
 
@@ -110,9 +112,13 @@ class LRNDepth(TorchDepthModel):
         encoder: str,
         pretrained: bool = False,
         input_size: tuple[int, int] | None = None,
+        output_kind: str = "uts",
     ) -> None:
         super().__init__()
         import timm
+
+        if output_kind not in (DepthKind.UTS.value, DepthKind.METRIC.value):
+            raise UsageError(f"{name}: output_kind must be 'uts' or 'metric', got {output_kind!r}")
 
         try:
             self.encoder = timm.create_model(encoder, features_only=True, pretrained=pretrained)
@@ -128,7 +134,7 @@ class LRNDepth(TorchDepthModel):
         cfg = getattr(self.encoder, "pretrained_cfg", None) or {}
         self.info = ModelInfo(
             name=name,
-            output_kind=DepthKind.UTS,
+            output_kind=DepthKind(output_kind),
             input_size=tuple(input_size) if input_size is not None else None,  # type: ignore[arg-type]
             size_divisor=32,
             mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),  # type: ignore[arg-type]
@@ -143,7 +149,7 @@ class LRNDepth(TorchDepthModel):
         return F.interpolate(half, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def output_to_depth(self, raw: torch.Tensor) -> torch.Tensor:
-        """exp(log depth): depth up to an unknown positive scale (UTS)."""
+        """exp(log depth): depth up to an unknown positive scale (UTS) or metres (``output_kind="metric"``)."""
         return torch.exp(raw[:, 0] if raw.ndim == 4 else raw)
 
 
