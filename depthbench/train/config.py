@@ -187,9 +187,15 @@ def _error_line(exc: ValidationError, source: str) -> str:
 def parse_value(text: str) -> Any:
     """A ``--set`` value: YAML scalar/list syntax (``1e-4``, ``true``, ``[240, 320]``, ``adam``)."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-4" (no dot) as a string; a number is meant
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
