@@ -33,11 +33,18 @@ class Lookahead(torch.optim.Optimizer):
         self.inner = inner
         self.k = k
         self.alpha = alpha
-        self.param_groups = inner.param_groups
         self.defaults = inner.defaults
-        self.state = inner.state
         self.counter = 0
         self.slow: list[torch.Tensor] = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+
+    # delegated, not copied: the inner optimiser replaces these objects in load_state_dict
+    @property  # type: ignore[override]
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.inner.param_groups
+
+    @property  # type: ignore[override]
+    def state(self) -> Any:
+        return self.inner.state
 
     def _params(self) -> list[torch.Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
