@@ -167,3 +167,21 @@ def export_best(out_dir: str | Path, model: nn.Module, model_name: str, model_op
                 extra: dict[str, Any]) -> Path:
     """Write the model to ``out_dir/best`` (``ckpt:`` format, atomic per file)."""
     return save_checkpoint_model(unwrap(model), model_name, model_options, Path(out_dir) / "best", extra_config=extra)
+
+
+def export_model(src: str | Path, dst: str | Path, half: bool = True, extra: dict[str, Any] | None = None) -> Path:
+    """Copy the ``ckpt:`` model in ``src`` to ``dst``, floating tensors stored as fp16 when ``half``
+    (``load_checkpoint_model`` copies them into the fp32 parameters on load). ``extra`` joins the
+    config (e.g. how the model was trained); the source's training config is kept."""
+    from depthbench.models.adapters import load_checkpoint_model, read_checkpoint_config
+
+    config = read_checkpoint_config(src)
+    model = load_checkpoint_model(src)
+    if half:
+        model = model.half()
+    reserved = {"format", "version", "model", "options", "weights_sha256"}
+    kept = {k: v for k, v in config.items() if k not in reserved}
+    kept.update(extra or {})
+    if half:
+        kept["stored_dtype"] = "float16"
+    return save_checkpoint_model(model, config["model"], config.get("options", {}), dst, extra_config=kept)
