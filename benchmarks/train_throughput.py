@@ -25,10 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from depthbench.losses import get_loss  # noqa: E402
-from depthbench.models import create_model  # noqa: E402
-from depthbench.train.config import OptimConfig  # noqa: E402
-from depthbench.train.optim import build_optimizer  # noqa: E402
+from depthbench.losses import get_loss
+from depthbench.models import create_model
+from depthbench.train.config import OptimConfig
+from depthbench.train.optim import build_optimizer
 
 # (model, options, (H, W), batch, loss, optimiser) — the figures the issue asks for
 CASES = [
@@ -106,16 +106,16 @@ def main() -> None:
         machine = torch.cuda.get_device_name(device)
     else:
         machine = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    rows = [f"machine: {machine}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}; "
-            f"command: python benchmarks/train_throughput.py {' '.join(sys.argv[1:])}", "",
-            "| model | input | batch | reference fp32 img/s | " + f"{args.amp} + channels-last{' + compile' if args.compile else ''} img/s | speed-up |",
+    rows = [(f"machine: {machine}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}; "
+             f"command: python benchmarks/train_throughput.py {' '.join(sys.argv[1:])}"), "",
+            ("| model | input | batch | reference fp32 img/s | " + f"{args.amp} + channels-last{' + compile' if args.compile else ''} img/s | speed-up |"),
             "|---|---|---|---|---|---|"]
     for name, options, hw, batch, loss, optim in CASES:
         if args.only and name != args.only:
             continue
         if args.tiny:
             hw, batch = TINY[name]
-        common = dict(device=device, warmup=args.warmup, steps=args.steps, repeats=args.repeats)
+        common = {"device": device, "warmup": args.warmup, "steps": args.steps, "repeats": args.repeats}
         ref = measure(name, options, hw, batch, loss, optim, amp=None, channels_last=False, compile_=False, **common)
         fast = measure(name, options, hw, batch, loss, optim, amp=amp, channels_last=True, compile_=args.compile, **common)
         rows.append(f"| {name} | {hw[0]}×{hw[1]} | {batch} | {ref:.2f} | {fast:.2f} | {fast / ref:.2f}× |")

@@ -147,7 +147,7 @@ def test_ddp_two_gloo_processes_match_one_process(tiny_root: Path, tmp_path: Pat
     val = {"dataset": "synthetic-rooms", "split": "test", "root": str(tiny_root), "every": 4, "batch_size": 1}
     # the SI loss is a mean over samples, so the mean of two ranks' batch-2 gradients equals the
     # batch-4 gradient exactly (up to float rounding)
-    common = dict(steps=4, loss=[{"name": "scale-invariant-pairwise"}, {"name": "log-l1"}], val=val)
+    common = {"steps": 4, "loss": [{"name": "scale-invariant-pairwise"}, {"name": "log-l1"}], "val": val}
     single = tmp_path / "single"
     train(load_config(data=tiny_config(tiny_root, batch_size=4, **common)), single, device="cpu")
     ddp = tmp_path / "ddp"

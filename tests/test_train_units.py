@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from depthbench.errors import ConfigError
-from depthbench.train.config import AugmentConfig, OptimConfig, ScheduleConfig, apply_overrides, list_recipes, load_config
+from depthbench.train.config import (
+    AugmentConfig,
+    OptimConfig,
+    ScheduleConfig,
+    apply_overrides,
+    list_recipes,
+    load_config,
+)
 from depthbench.train.data import Frame, MixtureSampler, augment
 from depthbench.train.optim import Lookahead, build_optimizer, lr_factor, parameter_groups
 from depthbench.types import DepthKind

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,11 +10,11 @@ from depthbench.errors import UsageError
 
 
 def train_cmd(
-    recipe: Optional[str] = typer.Option(None, "--recipe", "-r", help="Shipped recipe name (see --list)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Training config YAML file."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Shipped recipe name (see --list)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Training config YAML file."),
     set_: list[str] = typer.Option([], "--set", help="dotted.key=value override (repeatable), e.g. optim.lr=1e-4."),
     out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Run folder: log.jsonl, checkpoints/, best/."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when present)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when present)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoints/latest.json."),
     list_: bool = typer.Option(False, "--list", help="List the shipped recipes and exit."),
 ) -> None:

@@ -29,7 +29,14 @@ from depthbench.losses import get_loss
 from depthbench.train import checkpoint as ckpt
 from depthbench.train.config import LossTerm, TrainConfig, ValConfig
 from depthbench.train.data import build_loader
-from depthbench.train.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed, local_device
+from depthbench.train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    cleanup,
+    init_distributed,
+    local_device,
+)
 from depthbench.train.optim import build_optimizer, set_lr
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
