@@ -21,7 +21,9 @@ Output: log depth. The models are trained with scale-invariant losses (``depthbe
 ``scale-invariant-pairwise`` for UTS data, the UTS/UTSS mixture), so exp(output) is depth up to an
 unknown scale: ``output_kind`` is UTS and ``output_to_depth`` is exp. A model trained with a loss that
 fixes the scale (e.g. L1 on log depth against metric targets) declares ``output_kind="metric"``: exp of
-its output is then depth in metres. Table 3 of seed 004 reports the
+its output is then depth in metres. ``log_depth_offset`` (default 0) is a constant added to the
+log-depth output: a prior (e.g. log of the training median depth) so that a randomly initialised
+metric model starts at the right scale instead of spending its first steps moving one bias. Table 3 of seed 004 reports the
 models at 384×384 input; the networks are fully convolutional (any size divisible by 32).
 """
 
@@ -113,6 +115,7 @@ class LRNDepth(TorchDepthModel):
         pretrained: bool = False,
         input_size: tuple[int, int] | None = None,
         output_kind: str = "uts",
+        log_depth_offset: float = 0.0,
     ) -> None:
         super().__init__()
         import timm
@@ -131,6 +134,7 @@ class LRNDepth(TorchDepthModel):
                 f"{name}: encoder {encoder!r} gives feature strides {reductions}, expected [2, 4, 8, 16, 32]"
             )
         self.decoder = LightWeightRefineDecoder(channels)
+        self.log_depth_offset = float(log_depth_offset)
         cfg = getattr(self.encoder, "pretrained_cfg", None) or {}
         self.info = ModelInfo(
             name=name,
@@ -146,7 +150,8 @@ class LRNDepth(TorchDepthModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised RGB B×3×H×W (H, W multiples of 32) → log depth B×1×H×W."""
         half = self.decoder(self.encoder(x))
-        return F.interpolate(half, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        out = F.interpolate(half, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return out + self.log_depth_offset if self.log_depth_offset else out
 
     def output_to_depth(self, raw: torch.Tensor) -> torch.Tensor:
         """exp(log depth): depth up to an unknown positive scale (UTS) or metres (``output_kind="metric"``)."""
