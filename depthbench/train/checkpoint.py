@@ -173,8 +173,10 @@ def export_model(src: str | Path, dst: str | Path, half: bool = True, extra: dic
     """Copy the ``ckpt:`` model in ``src`` to ``dst``, floating tensors stored as fp16 when ``half``
     (``load_checkpoint_model`` copies them into the fp32 parameters on load). ``extra`` joins the
     config (e.g. how the model was trained); the source's training config is kept."""
+    from depthbench.models import list_models
     from depthbench.models.adapters import load_checkpoint_model, read_checkpoint_config
 
+    list_models()  # load_checkpoint_model checks the registry, which fills on discovery
     config = read_checkpoint_config(src)
     model = load_checkpoint_model(src)
     if half:
