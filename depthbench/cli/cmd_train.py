@@ -30,6 +30,10 @@ def train_cmd(
     from depthbench.train.loop import train
 
     summary = train(cfg, out, device=device, resume=resume)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     if summary.get("best"):
         typer.echo(f"best: {summary['best']}")
     typer.echo(f"trained {summary['steps']} steps → {out}")
