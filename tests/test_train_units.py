@@ -240,3 +240,45 @@ def test_checkpoint_state_round_trip_without_pickle(tmp_path: Path) -> None:
     for key, st_ in original["inner"]["state"].items():
         for name, value in st_.items():
             torch.testing.assert_close(restored["inner"]["state"][key][name], value)
+
+
+def test_log_l1_loss_oracle() -> None:
+    from depthbench.losses import get_loss
+
+    rng = np.random.default_rng(1)
+    pred = rng.normal(size=(2, 4, 5))
+    target = rng.uniform(0.5, 4, size=(2, 4, 5))
+    target[0, 0, 0] = 0.0  # invalid
+    mask = np.ones_like(target, bool)
+    mask[1, 2, :] = False
+    keep = mask & (target > 0)
+    expected = np.abs(pred - np.log(np.where(keep, target, 1)))[keep].mean()
+    value = get_loss("log-l1")(torch.tensor(pred), torch.tensor(target), torch.tensor(mask))
+    assert float(value) == pytest.approx(expected)
+
+
+def test_compute_loss_resizes_targets_to_the_prediction() -> None:
+    """DenseDepth predicts at half resolution: targets are brought to the prediction's size (nearest)."""
+    from depthbench.losses import get_loss
+    from depthbench.train.config import LossTerm
+    from depthbench.train.loop import compute_loss, resolve_losses
+
+    depth = torch.arange(1, 65, dtype=torch.float32).view(1, 8, 8) / 8
+    valid = torch.ones(1, 8, 8, dtype=torch.bool)
+    raw = torch.zeros(1, 1, 4, 4)
+    terms = resolve_losses([LossTerm(name="log-l1", weight=2.0)])
+    value = compute_loss(terms, raw, depth, valid, torch.tensor([False]))
+    small = depth[:, ::2, ::2]  # nearest ×0.5 picks the even rows/cols
+    expected = 2.0 * get_loss("log-l1")(raw[:, 0], small, torch.ones_like(small, dtype=torch.bool))
+    assert float(value) == pytest.approx(float(expected))
+
+
+def test_config_file_via_cli_reports_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from depthbench.cli import main
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: {name: lrn-mobilenetv2}\ndata: {sources: [{dataset: synthetic-rooms}], size: [64, 64]}\n"
+                   "loss: log-l1\nsteps: 2\noptim: {name: adam, momentun: 0.9}\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "optim.momentun" in err and str(cfg) in err
