@@ -206,6 +206,60 @@ def _grid_nested_dissection(height: int, width: int, leaf: int = 4) -> np.ndarra
     return np.concatenate(parts)
 
 
+@njit(cache=True)
+def _split_blocks(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, known_flat: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """CSR blocks A_KK, A_UK, A_UU of a raster-ordered CSR matrix (K/U numbered in raster order)."""
+    n = known_flat.shape[0]
+    position = np.empty(n, np.int64)
+    n_k = 0
+    n_u = 0
+    for c in range(n):
+        if known_flat[c]:
+            position[c] = n_k
+            n_k += 1
+        else:
+            position[c] = n_u
+            n_u += 1
+    kk_ptr = np.zeros(n_k + 1, np.int64)
+    uk_ptr = np.zeros(n_u + 1, np.int64)
+    uu_ptr = np.zeros(n_u + 1, np.int64)
+    kk_ind = np.empty(indices.shape[0], np.int32)
+    kk_val = np.empty(indices.shape[0])
+    uk_ind = np.empty(9 * n_u, np.int32)
+    uk_val = np.empty(9 * n_u)
+    uu_ind = np.empty(9 * n_u, np.int32)
+    uu_val = np.empty(9 * n_u)
+    nkk = 0
+    nuk = 0
+    nuu = 0
+    for r in range(n):
+        row_known = known_flat[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            col = indices[k]
+            if row_known:
+                if known_flat[col]:
+                    kk_ind[nkk] = position[col]
+                    kk_val[nkk] = data[k]
+                    nkk += 1
+            elif known_flat[col]:
+                uk_ind[nuk] = position[col]
+                uk_val[nuk] = data[k]
+                nuk += 1
+            else:
+                uu_ind[nuu] = position[col]
+                uu_val[nuu] = data[k]
+                nuu += 1
+        if row_known:
+            kk_ptr[position[r] + 1] = nkk
+        else:
+            uk_ptr[position[r] + 1] = nuk
+            uu_ptr[position[r] + 1] = nuu
+    return (kk_ptr, kk_ind[:nkk], kk_val[:nkk], uk_ptr, uk_ind[:nuk], uk_val[:nuk],
+            uu_ptr, uu_ind[:nuu], uu_val[:nuu])
+
+
 class _BlockPreconditioner:
     """z = M⁻¹ v for M = [[A_KK, 0], [A_UK, A_UU]]: one Gauss–Seidel sweep for the well-conditioned
     known block, exact SuperLU solve for the hole block."""
@@ -215,11 +269,11 @@ class _BlockPreconditioner:
         known_flat = known.ravel()
         self.k_idx = np.flatnonzero(known_flat)
         self.u_idx = np.flatnonzero(~known_flat)
-        rows_k = matrix[self.k_idx]
-        self.a_kk = rows_k[:, self.k_idx].tocsr()
-        rows_u = matrix[self.u_idx]
-        self.a_uk = rows_u[:, self.k_idx].tocsr()
-        a_uu = rows_u[:, self.u_idx]
+        n_k, n_u = self.k_idx.size, self.u_idx.size
+        blocks = _split_blocks(matrix.indptr, matrix.indices, matrix.data, known_flat)
+        self.a_kk = sp.csr_matrix((blocks[2], blocks[1], blocks[0]), shape=(n_k, n_k))
+        self.a_uk = sp.csr_matrix((blocks[5], blocks[4], blocks[3]), shape=(n_u, n_k))
+        a_uu = sp.csr_matrix((blocks[8], blocks[7], blocks[6]), shape=(n_u, n_u))
         # Fill-reducing ordering of the hole block: SuperLU's minimum degree suits many small holes;
         # for large holes a geometric nested dissection of the pixel grid halves the factor time.
         self.hole_order: np.ndarray | None = None
