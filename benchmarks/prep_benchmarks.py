@@ -13,18 +13,24 @@ Frames come from ../shared/fixtures (nyu_raw_frame, kitti_object_000007).
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import os
-import platform
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as sla
+# One BLAS thread for every contender: on a shared 2-core machine threaded BLAS calls (numpy's matmul in
+# the references, SuperLU's dense kernels) stall behind other processes and would distort the comparison.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import scipy.sparse.linalg as sla  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -173,7 +179,10 @@ def main() -> None:
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {machine()}",
         f"- load average at start (shared machine, other jobs running): {os.getloadavg()[0]:.2f}",
-        "- times are medians of repeated runs in one process; fast and reference in the same run",
+        "- times are medians of repeated runs in one process; fast and reference in the same run;"
+        f" OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}",
+        "- wall-clock time on this shared machine is inflated by the load above (a process gets a fraction"
+        " of a core); process CPU time is the load-independent measure",
         "",
         "## 1. Colorization inpainting (480×640)",
         "",
@@ -214,9 +223,9 @@ def main() -> None:
         "",
         "## 2. KITTI velodyne → depth (object frame 000007, 115,236 points, 375×1242)",
         "",
-        "Median wall-clock milliseconds of the projection (points already in memory).",
+        "Median wall / CPU milliseconds of the projection (points already in memory).",
         "",
-        "| mode | numba (ms) | numpy reference (ms) | speed-up | identical output | read .bin (ms) |",
+        "| mode | numba (ms) | numpy reference (ms) | speed-up (CPU) | identical output | read .bin (ms) |",
         "|---|---|---|---|---|---|",
     ]
     folder = FIXTURES / "kitti_object_000007"
@@ -224,12 +233,13 @@ def main() -> None:
     t_read, points = timed(lambda: read_velodyne_bin(folder / "velodyne" / "000007.bin"), 50)
     for legacy in (False, True):
         project_velodyne(points, calib.velo_to_image, (375, 1242), legacy_monodepth2=legacy)  # JIT
-        t_fast, fast = timed(
+        t_fast, c_fast, fast = timed_cpu(
             lambda: project_velodyne(points, calib.velo_to_image, (375, 1242), legacy_monodepth2=legacy), 200)
-        t_ref, ref = timed(lambda: numpy_projection(points, calib.velo_to_image, (375, 1242), legacy), 50)
+        t_ref, c_ref, ref = timed_cpu(lambda: numpy_projection(points, calib.velo_to_image, (375, 1242), legacy), 50)
         lines.append(
-            f"| {'legacy monodepth2' if legacy else 'camera z (default)'} | {t_fast * 1e3:.2f} | {t_ref * 1e3:.2f} | "
-            f"{t_ref / t_fast:.1f}× | {np.array_equal(fast, ref)} | {t_read * 1e3:.2f} |"
+            f"| {'legacy monodepth2' if legacy else 'camera z (default)'} | {t_fast * 1e3:.2f} / {c_fast * 1e3:.2f} | "
+            f"{t_ref * 1e3:.2f} / {c_ref * 1e3:.2f} | "
+            f"{c_ref / c_fast:.1f}× | {np.array_equal(fast, ref)} | {t_read * 1e3:.2f} |"
         )
         print(lines[-1], flush=True)
     lines += ["", f"- load average at end: {os.getloadavg()[0]:.2f}", ""]
