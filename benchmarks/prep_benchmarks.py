@@ -20,17 +20,17 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-import scipy.sparse.linalg as sla  # noqa: E402
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -50,7 +50,9 @@ def nyu_frame() -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
     folder = FIXTURES / "nyu_raw_frame"
-    raw = np.frombuffer((folder / "NYU_depth.pgm").read_bytes()[-480 * 640 * 2:], dtype="<u2").reshape(480, 640)
+    raw = np.frombuffer((folder / "NYU_depth.pgm").read_bytes()[-480 * 640 * 2 :], dtype="<u2").reshape(
+        480, 640
+    )
     raw = raw.astype(np.float64)
     depth = np.where(raw == 2047, 0.0, 351.3 / (1092.5 - raw)).astype(np.float32)
     rgb = np.asarray(Image.open(folder / "NYU_color.ppm").convert("RGB"))
@@ -77,8 +79,12 @@ def port_style_direct(rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
     for i in range(h):
         for j in range(w):
             c = i * w + j
-            nb = [(ii, jj) for ii in range(max(0, i - 1), min(h, i + 2)) for jj in range(max(0, j - 1), min(w, j + 2))
-                  if (ii, jj) != (i, j)]
+            nb = [
+                (ii, jj)
+                for ii in range(max(0, i - 1), min(h, i + 2))
+                for jj in range(max(0, j - 1), min(w, j + 2))
+                if (ii, jj) != (i, j)
+            ]
             g = np.array([gray[p] for p in nb])
             win = np.append(g, gray[i, j])
             var = np.mean((win - win.mean()) ** 2)
@@ -114,18 +120,22 @@ def memory_probe(method: str, frame: str) -> None:
 
 
 def measure_memory(method: str, frame: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, __file__, "--memory-probe", method, frame], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", method, frame],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, repeats: int) -> tuple[float, object]:
     """Median wall-clock seconds and the last result."""
     wall, _, result = timed_cpu(fn, repeats)
     return wall, result
 
 
-def timed_cpu(fn, repeats: int) -> tuple[float, float, object]:  # noqa: ANN001
+def timed_cpu(fn, repeats: int) -> tuple[float, float, object]:
     """Median wall-clock and process-CPU seconds (CPU time is what the shared, overloaded
     machine cannot inflate by time-slicing) and the last result."""
     walls, cpus, result = [], [], None
@@ -159,9 +169,16 @@ def numpy_projection(points: np.ndarray, m: np.ndarray, hw: tuple[int, int], leg
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -237,10 +254,14 @@ def main() -> None:
     for legacy in (False, True):
         project_velodyne(points, calib.velo_to_image, (375, 1242), legacy_monodepth2=legacy)  # JIT
         t_fast, c_fast, fast = timed_cpu(
-            lambda: project_velodyne(points, calib.velo_to_image, (375, 1242), legacy_monodepth2=legacy), 200)
-        t_ref, c_ref, ref = timed_cpu(lambda: numpy_projection(points, calib.velo_to_image, (375, 1242), legacy), 50)
+            lambda: project_velodyne(points, calib.velo_to_image, (375, 1242), legacy_monodepth2=legacy), 200
+        )
+        t_ref, c_ref, ref = timed_cpu(
+            lambda: numpy_projection(points, calib.velo_to_image, (375, 1242), legacy), 50
+        )
         lines.append(
-            f"| {'legacy monodepth2' if legacy else 'camera z (default)'} | {t_fast * 1e3:.2f} / {c_fast * 1e3:.2f} | "
+            f"| {'legacy monodepth2' if legacy else 'camera z (default)'} | "
+            f"{t_fast * 1e3:.2f} / {c_fast * 1e3:.2f} | "
             f"{t_ref * 1e3:.2f} / {c_ref * 1e3:.2f} | "
             f"{c_ref / c_fast:.1f}× | {np.array_equal(fast, ref)} | {t_read * 1e3:.2f} |"
         )

@@ -81,8 +81,7 @@ def _assemble_csr(
             mgv = np.inf
             for t in range(nwin):
                 d2 = (gvals[t] - gc) ** 2
-                if d2 < mgv:
-                    mgv = d2
+                mgv = min(mgv, d2)
             csig = max(0.6 * var, mgv / neg_log_001, 2e-6)
             wsum = 0.0
             for t in range(nwin):
@@ -108,7 +107,9 @@ def _assemble_csr(
 
 
 @njit(cache=True)
-def _gauss_seidel_forward(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray) -> None:
+def _gauss_seidel_forward(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray
+) -> None:
     for i in range(x.shape[0]):
         s = b[i]
         d = 1.0
@@ -180,7 +181,9 @@ def _combine(out: np.ndarray, a: np.ndarray, ca: float, b: np.ndarray, cb: float
 
 
 @njit(cache=True)
-def _csr_matvec(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+def _csr_matvec(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray
+) -> None:
     for i in range(out.shape[0]):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
@@ -263,8 +266,17 @@ def _split_blocks(
         else:
             uk_ptr[position[r] + 1] = nuk
             uu_ptr[position[r] + 1] = nuu
-    return (kk_ptr, kk_ind[:nkk], kk_val[:nkk], uk_ptr, uk_ind[:nuk], uk_val[:nuk],
-            uu_ptr, uu_ind[:nuu], uu_val[:nuu])
+    return (
+        kk_ptr,
+        kk_ind[:nkk],
+        kk_val[:nkk],
+        uk_ptr,
+        uk_ind[:nuk],
+        uk_val[:nuk],
+        uu_ptr,
+        uu_ind[:nuu],
+        uu_val[:nuu],
+    )
 
 
 class _BlockPreconditioner:
