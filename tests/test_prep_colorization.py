@@ -126,6 +126,8 @@ def test_all_valid_returned_unchanged_and_all_missing_raises() -> None:
         fill_depth_colorization(rgb, -depth)
     with pytest.raises(UsageError, match="rgb"):
         fill_depth_colorization(rgb[:5], depth)
+    with pytest.raises(UsageError, match=r"\[0, 1\]"):
+        fill_depth_colorization(rgb.astype(np.float32), depth)
 
 
 def test_direct_reference_agrees_with_fast() -> None:

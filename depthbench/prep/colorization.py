@@ -134,6 +134,8 @@ def _check_inputs(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.nd
         rgb01 = rgb.astype(np.float64) / 255.0
     elif np.issubdtype(rgb.dtype, np.floating):
         rgb01 = rgb.astype(np.float64)
+        if rgb01.size and not (np.nanmin(rgb01) >= 0.0 and np.nanmax(rgb01) <= 1.0):
+            raise UsageError("rgb: float images must lie in [0, 1]; pass uint8 for 0-255 values")
     else:
         raise UsageError(f"rgb: expected uint8 or float in [0, 1], got dtype {rgb.dtype}")
     gray = GRAY_WEIGHTS[0] * rgb01[..., 0] + GRAY_WEIGHTS[1] * rgb01[..., 1] + GRAY_WEIGHTS[2] * rgb01[..., 2]
