@@ -155,7 +155,12 @@ def colorization_system(
     Returns ``(A, b, depth_max, known)``: A is CSR (H·W)×(H·W) with pixels in raster order, the
     solution times ``depth_max`` is the filled depth, and ``known`` is the H×W mask of input pixels.
     """
-    gray, depth64, known = _check_inputs(rgb, depth)
+    return _system(*_check_inputs(rgb, depth), alpha)
+
+
+def _system(
+    gray: np.ndarray, depth64: np.ndarray, known: np.ndarray, alpha: float
+) -> tuple[sp.csr_matrix, np.ndarray, float, np.ndarray]:
     if not known.any():
         raise DataError("depth: all pixels are missing (0 or NaN); nothing to inpaint from")
     depth_max = float(depth64.max())
@@ -390,11 +395,11 @@ def fill_depth_colorization(
     """
     if alpha <= 0:
         raise UsageError(f"alpha: expected > 0, got {alpha}")
-    _, _, known = _check_inputs(rgb, depth)
+    gray, depth64, known = _check_inputs(rgb, depth)
     depth32 = np.asarray(depth, dtype=np.float32)
     if known.all():
         return depth32.copy()
-    matrix, rhs, depth_max, known = colorization_system(rgb, depth, alpha)
+    matrix, rhs, depth_max, known = _system(gray, depth64, known, alpha)
     solution = _solve_block_preconditioned(matrix, rhs, known, rtol, maxiter)
     filled = (solution.reshape(known.shape) * depth_max).astype(np.float32)
     return np.where(known, depth32, filled)
