@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--models", nargs="*", default=MODELS)
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "models_throughput.md"
@@ -90,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for name in args.models:
