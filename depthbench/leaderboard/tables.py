@@ -161,10 +161,10 @@ def _family(stored: StoredResult) -> str:
 
 def _row(stored: StoredResult, cells: dict[str, Cell], footnotes: list[str]) -> TableRow:
     r = stored.result
-    label = r.model.name + (f" ({r.model.revision})" if r.model.revision else "")
+    label = str(r.model.info.get("label") or r.model.name) + (f" ({r.model.revision})" if r.model.revision else "")
     footnote = None
     if r.kind == "reported" and r.reported is not None:
-        footnotes.append(f"{r.model.name}: {r.reported.paper}, {r.reported.table}"
+        footnotes.append(f"{label}: {r.reported.paper}, {r.reported.table}"
                          + (f"; {r.reported.notes}" if r.reported.notes else ""))
         footnote = len(footnotes)
     return TableRow(label=label, kind=r.kind, family=_family(stored), output_kind=r.model.output_kind,
