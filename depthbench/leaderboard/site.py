@@ -9,7 +9,8 @@ store gives identical files. The folder is replaced atomically (built beside it,
 Page script: header click sorts a table (numbers by ``data-value``; first click puts the best
 first), filters hide rows/bars/galleries by kind (measured/reported), model family and output
 kind; ``?test-sort=COL`` clicks header COL on load (used by the browser test); when set up the
-script sets ``data-ready="1"`` on ``<body>``.
+script sets ``data-ready="1"`` on ``<body>``, and after the load event ``data-images="N/M"``
+(images on the page / images decoded).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ tr[data-kind=reported]{background:#fff8e6}
 .hidden{display:none}
 figure{margin:12px 0}figcaption{font-size:13px;color:#57606a}
 .gallery table td{padding:2px;text-align:center;font-size:11px}
-.gallery img{width:160px;height:auto;image-rendering:auto;display:block}
+.gallery{overflow-x:auto}.gallery img{width:128px;height:auto;image-rendering:auto;display:block}
 """
 
 SCRIPT = r"""
@@ -116,6 +117,11 @@ SCRIPT = r"""
     var th = document.querySelector('table.board th[data-col="' + col + '"]');
     if(th){ th.click(); }
   }
+  window.addEventListener('load', function(){
+    var images = document.querySelectorAll('img'), loaded = 0;
+    Array.prototype.forEach.call(images, function(im){ if(im.complete && im.naturalWidth > 0){ loaded++; } });
+    document.body.setAttribute('data-images', images.length + '/' + loaded);
+  });
   document.body.setAttribute('data-ready', '1');
 })();
 """
@@ -272,7 +278,7 @@ def _gallery(group: str, results: Sequence[StoredResult], out_dir: Path) -> str:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
                 cells.append(f'<td><img src="{_ESC((rel_root / rel).as_posix())}" alt="{_ESC(kind)} of '
-                             f'{_ESC(sample["sample_id"])}" loading="lazy">{_ESC(kind)}</td>')
+                             f'{_ESC(sample["sample_id"])}">{_ESC(kind)}</td>')
             rows.append(f'<tr><td>{_ESC(sample["sample_id"])}</td>{"".join(cells)}</tr>')
         r = stored.result
         family = str(r.model.info.get("family") or r.model.name.split("-")[0])

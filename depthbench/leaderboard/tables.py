@@ -48,6 +48,14 @@ _HIGHER_IS_BETTER = {"delta1": True, "delta2": True, "delta3": True, "mssim": Tr
                      "edge_f1": True, "f1": True, "edges_f1": True}
 
 
+def metric_label(metric: str) -> str:
+    """Short column label of ``metric`` (the papers' names: δ1, rel, rms, ...)."""
+    for key, label, _ in EIGEN_COLUMNS:
+        if key == metric:
+            return label
+    return metric
+
+
 def higher_is_better(metric: str) -> bool:
     """Direction of ``metric``: the registered metric family's when known, else the table above
     (accuracies and similarities up, errors down)."""
@@ -109,6 +117,7 @@ class LeaderTable:
     columns: list[Column]
     rows: list[TableRow]
     footnotes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def legend(self) -> list[str]:
@@ -118,7 +127,7 @@ class LeaderTable:
                          "other rows are measured. Rows with different protocol ids are not strictly comparable.")
         if any(c.interval for r in self.rows for c in r.cells.values()):
             lines.append("[low, high]: confidence interval of the measured value.")
-        return lines
+        return lines + self.notes
 
 
 def _finite(value: float | None) -> bool:
@@ -232,11 +241,13 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
                    results: Sequence[StoredResult]) -> LeaderTable | None:
     """Headline metric per dataset (results matched by exact protocol hash) plus the mean rank over
     the datasets a model has (lower is better). δ and WHDR are shown in %. Ordered by mean rank."""
-    cols = [Column(key=f"{z.dataset}:{z.headline}", label=f"{z.dataset} {z.headline}", latex=_latex_escape(f"{z.dataset} {z.headline}"),
-                   higher_is_better=higher_is_better(z.headline),
-                   percent=z.headline.startswith("delta") or z.headline == "whdr",
-                   decimals=2 if (z.headline.startswith("delta") or z.headline == "whdr") else 3)
-            for z in columns]
+    cols = []
+    for z in columns:
+        percent = z.headline.startswith("delta") or z.headline == "whdr"
+        label = f"{z.dataset} {metric_label(z.headline)}" + (" %" if percent else "")
+        cols.append(Column(key=f"{z.dataset}:{z.headline}", label=label, latex=_latex_escape(label),
+                           higher_is_better=higher_is_better(z.headline), percent=percent,
+                           decimals=2 if percent else 3))
     by_model: dict[tuple[str, str, str], dict[str, StoredResult]] = {}
     for stored in results:
         r = stored.result
@@ -256,6 +267,7 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
                                   _interval(stored, z.headline) if stored else None)
         row = _row(first, cells, footnotes)
         row.entry_id = ",".join(sorted(s.entry_id for s in entries.values()))
+        row.protocol_id = "per column"
         rows.append(row)
     ranks_per_col = []
     for col in cols:
@@ -268,7 +280,9 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
     all_cols = [*cols, rank_col]
     rows.sort(key=lambda row: _sort_key([rank_col], row))
     _renumber(rows, footnotes)
-    table = LeaderTable(key=key, title=title, columns=all_cols, rows=rows, footnotes=footnotes)
+    notes = ["Protocols per column: " + "; ".join(f"{z.dataset} {z.protocol_hash[:8]}" for z in columns)
+             + ". Mean rank over the datasets a model has (ties share the better rank)."]
+    table = LeaderTable(key=key, title=title, columns=all_cols, rows=rows, footnotes=footnotes, notes=notes)
     _apply_marks(table)
     return table
 
