@@ -85,7 +85,7 @@ def edge_map(depth: np.ndarray, valid: np.ndarray | None = None, threshold: floa
 
 
 def normal_map(depth: np.ndarray, intrinsics: Any = None) -> np.ndarray:
-    """Unit normals H×W×3 from camera-z depth (see module docstring), facing the camera (n_z < 0)."""
+    """Unit normals H×W×3 from camera-z depth (see module docstring), facing the camera (n·P ≤ 0)."""
     z = np.asarray(depth, dtype=np.float64)
     h, w = z.shape
     if intrinsics is None:
@@ -100,7 +100,7 @@ def normal_map(depth: np.ndarray, intrinsics: Any = None) -> np.ndarray:
     n = np.cross(du, dv)
     norm = np.linalg.norm(n, axis=-1, keepdims=True)
     n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
-    flip = n[..., 2:3] > 0
+    flip = (n * points).sum(axis=-1, keepdims=True) > 0
     return np.where(flip, -n, n)
 
 
