@@ -120,3 +120,24 @@ def _row_order(dom: str) -> list[str]:
     """Model names of the first board table's body rows, in DOM order."""
     body = dom.split('class="board"', 1)[1].split("</tbody>", 1)[0]
     return re.findall(r'<tr data-kind="[^"]+"[^>]*>\s*<td data-value="([^"]+)"', body)
+
+
+def test_benchmark_group_renders_zeroshot_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from depthbench.leaderboard import site
+    from test_board_helpers import NYU, SINTEL, TUM, zeroshot_set
+
+    from depthbench.leaderboard.tables import ZeroShotColumn
+
+    tum_d1 = TUM.with_overrides({"headline": "delta1"})
+    columns = [ZeroShotColumn("nyu-v2", NYU.hash, "delta1"), ZeroShotColumn("tum-rgbd", tum_d1.hash, "delta1"),
+               ZeroShotColumn("sintel", SINTEL.hash, "abs_rel")]
+    monkeypatch.setattr(site, "_benchmark_columns", lambda name: columns if name == "zs" else None)
+    root = tmp_path / "results"
+    for entry in zeroshot_set():
+        entry.result.save(root / entry.group / entry.path.name)
+    out = build_site(root, tmp_path / "site")
+    assert (out / "tables" / "zs-zeroshot.md").is_file()
+    page = (out / "zs.html").read_text()
+    assert "mean rank" in page and "sintel rel" in page
+    # The bar chart of a zero-shot page shows the mean rank.
+    assert 'aria-label="mean rank per model"' in page

@@ -138,3 +138,22 @@ def test_evaluate_save_visuals_hook(tmp_path: Path) -> None:
     assert not (out / "f2").exists()
     with pytest.raises(Exception, match="visuals_limit"):
         evaluate(_Scaled(), "synthetic-rooms", root=root, save_visuals=out, visuals_limit=0, progress=False)
+
+
+def test_cli_evaluate_save_visuals(tmp_path: Path) -> None:
+    from depthbench.cli import main
+    from depthbench.data.prepared import PreparedWriter
+
+    root = tmp_path / "prepared"
+    with PreparedWriter(root, "synthetic-rooms", "test", depth_storage="f32") as writer:
+        for i in range(2):
+            s = _sample(seed=i)
+            writer.add(sample_id=f"f{i}", rgb=s.image, kind="metric", depth=s.depth)
+    out = tmp_path / "vis"
+    code = main(["evaluate", "--model", "constant", "--dataset", "synthetic-rooms", "--root", str(root),
+                 "--output", str(tmp_path / "r.json"), "--save-visuals", str(out), "--visuals-limit", "1",
+                 "--no-progress"])
+    assert code == 0
+    index = json.loads((out / "visuals.json").read_text())
+    assert [e["sample_id"] for e in index["samples"]] == ["f0"]
+    assert main(["evaluate", "--model", "constant", "--benchmark", "nyu-eigen", "--save-visuals", str(out)]) == 2
