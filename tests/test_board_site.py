@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_board_helpers import nyu_set
 
 from depthbench.leaderboard.site import bar_chart_svg, build_site, scatter_svg
 from depthbench.leaderboard.tables import metric_table
-from test_board_helpers import make_result, nyu_set
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -77,7 +77,7 @@ def _chromium(url: str, tmp_path: Path, tag: str, extra: list[str]) -> subproces
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={tmp_path / ('profile-' + tag)}", "--enable-logging=stderr", "--v=0",
             "--virtual-time-budget=3000", "--window-size=1280,900", *extra, url]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _console_messages(stderr: str) -> list[str]:
@@ -123,9 +123,9 @@ def _row_order(dom: str) -> list[str]:
 
 
 def test_benchmark_group_renders_zeroshot_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from depthbench.leaderboard import site
     from test_board_helpers import NYU, SINTEL, TUM, zeroshot_set
 
+    from depthbench.leaderboard import site
     from depthbench.leaderboard.tables import ZeroShotColumn
 
     tum_d1 = TUM.with_overrides({"headline": "delta1"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,8 +13,8 @@ leaderboard_app = typer.Typer(help="Results store, paper-style tables and the st
 @leaderboard_app.command("add")
 def add_cmd(
     file: Path = typer.Argument(..., help="Result JSON written by `depthbench evaluate --output`."),
-    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
-    visuals: Optional[Path] = typer.Option(None, "--visuals", help="A --save-visuals folder to file with the result."),
+    results: Path | None = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
+    visuals: Path | None = typer.Option(None, "--visuals", help="A --save-visuals folder to file with the result."),
 ) -> None:
     """Validate a result and file it in the store (never overwrites)."""
     from depthbench.leaderboard.store import add_result
@@ -27,7 +26,7 @@ def add_cmd(
 @leaderboard_app.command("build")
 def build_cmd(
     out: Path = typer.Option(Path("leaderboard/site"), "--out", help="Site folder (replaced)."),
-    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
+    results: Path | None = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
 ) -> None:
     """Render the store into tables (md, tex, csv, html) and the static site."""
     from depthbench.leaderboard.site import build_site
@@ -39,7 +38,7 @@ def build_cmd(
 
 @leaderboard_app.command("list")
 def list_cmd(
-    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
+    results: Path | None = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
 ) -> None:
     """List the results in the store."""
     from rich.console import Console

@@ -154,8 +154,8 @@ def bar_chart_svg(table: LeaderTable, column: Column) -> str:
     top = max(max(values), max(highs)) or 1.0
     left, width, bar_h, gap = 190, 420, 16, 6
     height = 30 + len(rows) * (bar_h + gap)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{left + width + 80}" height="{height}" '
-             f'role="img" aria-label="{_ESC(column.label)} per model">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{left + width + 80}" height="{height}" '
+              f'role="img" aria-label="{_ESC(column.label)} per model">'),
              f'<text x="{left}" y="14" font-size="12" fill="#57606a">{_ESC(column.label)} {column.arrow}'
              + (" (%)" if column.percent else "") + "</text>"]
     for i, (row, value) in enumerate(zip(rows, values)):
@@ -192,8 +192,8 @@ def scatter_svg(table: LeaderTable, column: Column) -> str:
     if y_hi == y_lo:
         y_lo, y_hi = y_lo - 0.5 * (abs(y_lo) or 1.0), y_hi + 0.5 * (abs(y_hi) or 1.0)
     left, top, w, h = 60, 20, 460, 260
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{left + w + 160}" height="{top + h + 50}" '
-             f'role="img" aria-label="{_ESC(column.label)} vs parameters">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{left + w + 160}" height="{top + h + 50}" '
+              f'role="img" aria-label="{_ESC(column.label)} vs parameters">'),
              f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#d0d7de"/>']
     for e in range(x_lo, x_hi + 1):
         x = left + w * (e - x_lo) / (x_hi - x_lo)

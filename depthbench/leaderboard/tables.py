@@ -386,8 +386,8 @@ def to_html(table: LeaderTable) -> str:
     esc = html.escape
     out = [f'<table class="board" id="t-{esc(table.key)}" data-table="{esc(table.key)}">',
            f"<caption>{esc(table.title)}</caption>", "<thead><tr>",
-           '<th data-col="model" data-type="text">model</th><th data-col="kind" data-type="text">kind</th>'
-           '<th data-col="protocol" data-type="text">protocol</th>']
+           ('<th data-col="model" data-type="text">model</th><th data-col="kind" data-type="text">kind</th>'
+            '<th data-col="protocol" data-type="text">protocol</th>')]
     for col in table.columns:
         direction = "up" if col.higher_is_better else "down"
         out.append(f'<th data-col="{esc(col.key)}" data-type="num" data-dir="{direction}">'
