@@ -105,6 +105,11 @@ def test_site_in_headless_chromium(tmp_path: Path) -> None:
     assert _row_order(by_model.stdout) == ["alpha", "beta", "gamma", "paper_net"]
     by_rms = _chromium(url + "?test-sort=rmse", tmp_path, "rms", ["--dump-dom"])
     assert _row_order(by_rms.stdout) == ["paper_net", "beta", "alpha", "gamma"]
+    # The kind filter hides reported rows (and their bars).
+    filtered = _chromium(url + "?test-hide=reported", tmp_path, "filter", ["--dump-dom"])
+    assert _console_messages(filtered.stderr) == []
+    assert re.search(r'<tr data-kind="reported"[^>]*class="hidden"', filtered.stdout)
+    assert not re.search(r'<tr data-kind="measured"[^>]*class="hidden"', filtered.stdout)
     # Screenshot kept as a test artifact.
     shot = tmp_path / "nyu-v2.png"
     shot_run = _chromium(url, tmp_path, "shot", [f"--screenshot={shot}"])

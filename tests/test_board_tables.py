@@ -157,3 +157,13 @@ def test_rank_marks_oracle(values: list[float | None], higher: bool) -> None:
             assert r is None
         else:
             assert r == 1 + sum(1 for w in present if (w > v if higher else w < v))
+
+
+@given(st.permutations(range(4)))
+def test_rendering_does_not_depend_on_input_order(order: list[int]) -> None:
+    base = nyu_set()
+    shuffled = [base[i] for i in order]
+    a, b = metric_table("t", "t", base), metric_table("t", "t", shuffled)
+    assert a is not None and b is not None
+    for render in RENDERERS.values():
+        assert render(a) == render(b)

@@ -8,7 +8,8 @@ store gives identical files. The folder is replaced atomically (built beside it,
 
 Page script: header click sorts a table (numbers by ``data-value``; first click puts the best
 first), filters hide rows/bars/galleries by kind (measured/reported), model family and output
-kind; ``?test-sort=COL`` clicks header COL on load (used by the browser test); when set up the
+kind; ``?test-sort=COL`` clicks header COL and ``?test-hide=KIND`` unticks that kind's filter on load
+(used by the browser test); when set up the
 script sets ``data-ready="1"`` on ``<body>``, and after the load event ``data-images="N/M"``
 (images on the page / images decoded).
 """
@@ -112,6 +113,11 @@ SCRIPT = r"""
   });
   applyFilters();
   var params = new URLSearchParams(window.location.search);
+  var hide = params.get('test-hide');
+  if(hide){
+    var box = document.querySelector('input[name=kind][value="' + hide + '"]');
+    if(box){ box.checked = false; box.dispatchEvent(new Event('change')); }
+  }
   var col = params.get('test-sort');
   if(col){
     var th = document.querySelector('table.board th[data-col="' + col + '"]');
