@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_board_helpers import nyu_set
+from test_board_helpers import nyu_set, stored
 
 from depthbench.leaderboard.site import bar_chart_svg, build_site, scatter_svg
 from depthbench.leaderboard.tables import metric_table
@@ -70,6 +70,14 @@ def test_bar_chart_has_interval_whisker_and_scatter_needs_parameters() -> None:
     assert scatter.count("<circle") == 2  # alpha and beta have parameter counts
     no_params = metric_table("t", "t", [e for e in nyu_set() if e.result.model.parameters is None])
     assert no_params is not None and scatter_svg(no_params, no_params.columns[0]) == ""
+    # Throughput: measured rows with a runtime only (images_evaluated / runtime_s).
+    assert scatter_svg(table, table.columns[0], "fps") == ""
+    timed = [e.result.model_copy(update={"runtime_s": 2.0, "images_evaluated": 10}) for e in nyu_set()]
+    fps_table = metric_table("t", "t", [stored(r) for r in timed])
+    assert fps_table is not None
+    assert [r.fps for r in fps_table.rows if r.kind == "measured"] == [5.0, 5.0, 5.0]
+    assert [r.fps for r in fps_table.rows if r.kind == "reported"] == [None]
+    assert scatter_svg(fps_table, fps_table.columns[0], "fps").count("<circle") == 3
 
 
 def _chromium(url: str, tmp_path: Path, tag: str, extra: list[str]) -> subprocess.CompletedProcess[str]:
@@ -146,3 +154,6 @@ def test_benchmark_group_renders_zeroshot_table(tmp_path: Path, monkeypatch: pyt
     assert "mean rank" in page and "sintel rel" in page
     # The bar chart of a zero-shot page shows the mean rank.
     assert 'aria-label="mean rank per model"' in page
+    # ... followed by each dataset's own depth table.
+    for dataset in ("nyu-v2", "tum-rgbd", "sintel"):
+        assert (out / "tables" / f"zs-{dataset}-depth.csv").is_file()

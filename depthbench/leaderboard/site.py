@@ -184,10 +184,12 @@ def bar_chart_svg(table: LeaderTable, column: Column) -> str:
     return "".join(parts)
 
 
-def scatter_svg(table: LeaderTable, column: Column) -> str:
-    """Accuracy vs parameter count (log x axis), as in seed 004 Table 3; '' without parameters."""
-    points = [(r, r.parameters, r.cells[column.key].value) for r in table.rows
-              if r.parameters and r.cells[column.key].value is not None
+def scatter_svg(table: LeaderTable, column: Column, x: str = "parameters") -> str:
+    """Accuracy vs parameter count or throughput (``x`` = "parameters" | "fps", log x axis), as in
+    seed 004 Table 3; '' when no row has that quantity."""
+    x_label = {"parameters": "parameters", "fps": "images / s (evaluation, own device)"}[x]
+    points = [(r, getattr(r, x), r.cells[column.key].value) for r in table.rows
+              if getattr(r, x) and r.cells[column.key].value is not None
               and not math.isnan(r.cells[column.key].value)]  # type: ignore[arg-type]
     if not points:
         return ""
@@ -199,12 +201,12 @@ def scatter_svg(table: LeaderTable, column: Column) -> str:
         y_lo, y_hi = y_lo - 0.5 * (abs(y_lo) or 1.0), y_hi + 0.5 * (abs(y_hi) or 1.0)
     left, top, w, h = 60, 20, 460, 260
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{left + w + 160}" height="{top + h + 50}" '
-              f'role="img" aria-label="{_ESC(column.label)} vs parameters">'),
+              f'role="img" aria-label="{_ESC(column.label)} vs {x}">'),
              f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#d0d7de"/>']
     for e in range(x_lo, x_hi + 1):
         x = left + w * (e - x_lo) / (x_hi - x_lo)
         parts.append(f'<text x="{x:.1f}" y="{top + h + 16}" font-size="11" text-anchor="middle">1e{e}</text>')
-    parts.append(f'<text x="{left + w / 2}" y="{top + h + 36}" font-size="12" text-anchor="middle">parameters (log scale)</text>')
+    parts.append(f'<text x="{left + w / 2}" y="{top + h + 36}" font-size="12" text-anchor="middle">{x_label} (log scale)</text>')
     for frac in (0.0, 0.5, 1.0):
         yv = y_lo + frac * (y_hi - y_lo)
         parts.append(f'<text x="{left - 6}" y="{top + h - frac * h + 4:.1f}" font-size="11" text-anchor="end">{yv:.3f}</text>')
@@ -233,11 +235,15 @@ def _benchmark_columns(name: str) -> list[ZeroShotColumn] | None:
 
 
 def group_tables(group: str, results: Sequence[StoredResult]) -> list[LeaderTable]:
-    """The tables of one store group: zero-shot for a benchmark, else Eigen and quality tables."""
+    """The tables of one store group: for a benchmark the zero-shot table then each dataset's Eigen
+    table; for a dataset its Eigen and quality tables."""
     columns = _benchmark_columns(group)
     tables: list[LeaderTable | None]
     if columns is not None:
         tables = [zeroshot_table(f"{group}-zeroshot", f"{group}: zero-shot headline metrics", columns, results)]
+        for dataset in sorted({s.result.protocol.dataset for s in results}):
+            subset = [s for s in results if s.result.protocol.dataset == dataset]
+            tables.append(metric_table(f"{group}-{dataset}-depth", f"{group} / {dataset}: depth accuracy", subset))
     else:
         tables = [metric_table(f"{group}-depth", f"{group}: depth accuracy", results),
                   metric_table(f"{group}-quality", f"{group}: structure quality", results, quality=True)]
@@ -337,13 +343,16 @@ def build_site(results_root: str | Path | None = None, out_dir: str | Path = "le
             body.append(f"<section>{to_html(table)}<p>download: {links}</p></section>")
             first = table.columns[-1] if table.key.endswith("zeroshot") else table.columns[0]
             bars = bar_chart_svg(table, first)
-            scatter = scatter_svg(table, table.columns[0])
+            scatters = [(x, scatter_svg(table, table.columns[0], x)) for x in ("parameters", "fps")]
             if bars:
                 body.append(f"<figure>{bars}<figcaption>{_ESC(table.title)}: {_ESC(first.label)} per model"
                             f"{' with confidence intervals' if any(r.cells[first.key].interval for r in table.rows) else ''}."
                             "</figcaption></figure>")
-            if scatter:
-                body.append(f"<figure>{scatter}<figcaption>{_ESC(table.columns[0].label)} vs parameter count.</figcaption></figure>")
+            for x, scatter in scatters:
+                if scatter:
+                    what = "parameter count" if x == "parameters" else "evaluation throughput (device-dependent)"
+                    body.append(f"<figure>{scatter}<figcaption>{_ESC(table.columns[0].label)} vs {what}."
+                                "</figcaption></figure>")
         body.append(_gallery(group, results, building))
         body.append(_protocol_list(results))
         _write(building / f"{group}.html", _page(f"depthbench leaderboard: {group}", "\n".join(body), nav))

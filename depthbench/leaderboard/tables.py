@@ -108,6 +108,7 @@ class TableRow:
     cells: dict[str, Cell]
     footnote: int | None = None
     parameters: int | None = None
+    fps: float | None = None  # measured images per second (evaluation throughput on its device)
 
 
 @dataclass
@@ -178,7 +179,8 @@ def _row(stored: StoredResult, cells: dict[str, Cell], footnotes: list[str]) -> 
         footnote = len(footnotes)
     return TableRow(label=label, kind=r.kind, family=_family(stored), output_kind=r.model.output_kind,
                     protocol_id=r.protocol_hash[:8], entry_id=stored.entry_id, cells=cells,
-                    footnote=footnote, parameters=r.model.parameters)
+                    footnote=footnote, parameters=r.model.parameters,
+                    fps=r.images_evaluated / r.runtime_s if r.kind == "measured" and r.runtime_s > 0 else None)
 
 
 def _sort_key(table_columns: list[Column], row: TableRow) -> tuple:
