@@ -167,3 +167,15 @@ def test_rendering_does_not_depend_on_input_order(order: list[int]) -> None:
     assert a is not None and b is not None
     for render in RENDERERS.values():
         assert render(a) == render(b)
+
+
+def test_other_metrics_get_their_own_table() -> None:
+    results = [stored(make_result("a", NYU, {"delta1": 0.8, "silog": 12.0, "zeta_score": 0.4})),
+               stored(make_result("b", NYU, {"delta1": 0.7, "mssim": 0.9, "zeta_score": 0.6}))]
+    from depthbench.leaderboard.tables import other_metrics
+
+    assert other_metrics(results) == ["zeta_score"]
+    table = metric_table("o", "o", results, metrics=other_metrics(results))
+    assert table is not None and [c.key for c in table.columns] == ["zeta_score"]
+    assert not table.columns[0].higher_is_better  # unknown metrics default to errors (lower is better)
+    assert [r.label for r in table.rows] == ["a", "b"]

@@ -33,6 +33,7 @@ from depthbench.leaderboard.tables import (
     LeaderTable,
     ZeroShotColumn,
     metric_table,
+    other_metrics,
     to_html,
     zeroshot_table,
 )
@@ -236,7 +237,7 @@ def _benchmark_columns(name: str) -> list[ZeroShotColumn] | None:
 
 def group_tables(group: str, results: Sequence[StoredResult]) -> list[LeaderTable]:
     """The tables of one store group: for a benchmark the zero-shot table then each dataset's Eigen
-    table; for a dataset its Eigen and quality tables."""
+    table; for a dataset its Eigen and quality tables and a table of any other metrics."""
     columns = _benchmark_columns(group)
     tables: list[LeaderTable | None]
     if columns is not None:
@@ -247,6 +248,9 @@ def group_tables(group: str, results: Sequence[StoredResult]) -> list[LeaderTabl
     else:
         tables = [metric_table(f"{group}-depth", f"{group}: depth accuracy", results),
                   metric_table(f"{group}-quality", f"{group}: structure quality", results, quality=True)]
+        extra = other_metrics(results)
+        if extra:
+            tables.append(metric_table(f"{group}-other", f"{group}: other metrics", results, metrics=extra))
     return [t for t in tables if t is not None]
 
 

@@ -191,11 +191,28 @@ def _sort_key(table_columns: list[Column], row: TableRow) -> tuple:
     return (*keys, row.label, row.entry_id)
 
 
-def metric_table(key: str, title: str, results: Sequence[StoredResult], quality: bool = False) -> LeaderTable | None:
-    """Eigen table (or, with ``quality``, the quality table) of ``results``; None when no result
-    has any of its metrics. Rows are ordered by the first column (δ1 when present), then the next."""
+def other_metrics(results: Sequence[StoredResult]) -> list[str]:
+    """Metric names of ``results`` shown by neither the Eigen nor the quality table (silog, the
+    Eigen family's extra output, excluded), sorted."""
+    from depthbench.metrics import EIGEN_OUTPUTS
+
+    shown = {k for k, _, _ in EIGEN_COLUMNS} | {k for keys, _, _ in QUALITY_COLUMNS for k in keys}
+    names = {m for s in results for m in s.result.metrics}
+    return sorted(names - shown - set(EIGEN_OUTPUTS))
+
+
+def metric_table(key: str, title: str, results: Sequence[StoredResult], quality: bool = False,
+                 metrics: Sequence[str] | None = None) -> LeaderTable | None:
+    """Eigen table (or, with ``quality``, the quality table; with ``metrics``, a table of exactly
+    those metrics) of ``results``; None when no result has any of its metrics. Rows are ordered by
+    the first column (δ1 when present), then the next."""
     columns: list[Column] = []
-    specs = QUALITY_COLUMNS if quality else tuple(((k,), label, tex) for k, label, tex in EIGEN_COLUMNS)
+    if metrics is not None:
+        specs: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(((m,), m, _latex_escape(m)) for m in metrics)
+    elif quality:
+        specs = QUALITY_COLUMNS
+    else:
+        specs = tuple(((k,), label, tex) for k, label, tex in EIGEN_COLUMNS)
     for keys, label, tex in specs:
         found = next((k for k in keys if any(k in s.result.metrics for s in results)), None)
         if found is not None:
