@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_board_helpers import nyu_set, stored
 
 from depthbench.leaderboard.site import bar_chart_svg, build_site, scatter_svg
 from depthbench.leaderboard.tables import metric_table
+from tests.test_board_helpers import nyu_set, stored
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -136,10 +136,9 @@ def _row_order(dom: str) -> list[str]:
 
 
 def test_benchmark_group_renders_zeroshot_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_board_helpers import NYU, SINTEL, TUM, zeroshot_set
-
     from depthbench.leaderboard import site
     from depthbench.leaderboard.tables import ZeroShotColumn
+    from tests.test_board_helpers import NYU, SINTEL, TUM, zeroshot_set
 
     tum_d1 = TUM.with_overrides({"headline": "delta1"})
     columns = [ZeroShotColumn("nyu-v2", NYU.hash, "delta1"), ZeroShotColumn("tum-rgbd", tum_d1.hash, "delta1"),

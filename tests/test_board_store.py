@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from test_board_helpers import KITTI, NYU, make_result
 
 from depthbench.cli import main
 from depthbench.errors import DataError
 from depthbench.leaderboard.store import add_result, entry_filename, group_of, load_store
 from depthbench.protocol import PROTOCOL_SCHEMA_VERSION
 from depthbench.results import Result
+from tests.test_board_helpers import KITTI, NYU, make_result
 
 REPO = Path(__file__).resolve().parents[1]
 

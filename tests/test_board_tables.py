@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_board_helpers import NYU, SINTEL, TUM, make_result, nyu_set, stored, zeroshot_set
 
 from depthbench.leaderboard.tables import (
     RENDERERS,
@@ -23,6 +22,7 @@ from depthbench.leaderboard.tables import (
     to_markdown,
     zeroshot_table,
 )
+from tests.test_board_helpers import NYU, SINTEL, TUM, make_result, nyu_set, stored, zeroshot_set
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DEPTHBENCH_UPDATE_GOLDEN") == "1"
