@@ -131,3 +131,16 @@ def test_shipped_store_is_valid_and_marks_reported_numbers() -> None:
         assert e.result.per_sample_file and (e.path.parent / e.result.per_sample_file).is_file()
     groups = {e.group for e in measured}
     assert "synthetic-rooms" in groups
+
+
+def test_add_refuses_to_write_into_an_installed_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import depthbench.catalog
+    from depthbench.errors import UsageError
+
+    installed = tmp_path / "site-packages" / "depthbench" / "_catalog" / "leaderboard" / "results"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(depthbench.catalog, "catalog_dir", lambda kind: installed)
+    src = _write(make_result("net", NYU, {"delta1": 0.8}), tmp_path / "r.json")
+    with pytest.raises(UsageError, match="give --results"):
+        add_result(src, benchmarks={})
+    assert not any(installed.iterdir())

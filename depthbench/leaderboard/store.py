@@ -44,11 +44,16 @@ class StoredResult:
         return self.path.parent / VISUALS_DIR / self.path.stem
 
 
-def default_results_root() -> Path:
-    """The catalog's results folder (``leaderboard/results`` in a checkout)."""
+def default_results_root(for_writing: bool = False) -> Path:
+    """The catalog's results folder (``leaderboard/results`` in a checkout). An installed wheel's
+    copy is read-only data: writing needs an explicit folder."""
     from depthbench.catalog import catalog_dir
+    from depthbench.errors import UsageError
 
-    return catalog_dir("results")
+    root = catalog_dir("results")
+    if for_writing and "_catalog" in root.parts:
+        raise UsageError(f"the default results store {root} is inside the installed package; give --results DIR")
+    return root
 
 
 def safe_name(text: str) -> str:
@@ -127,7 +132,7 @@ def add_result(
     source = Path(path)
     result = Result.load(source)
     check_result(result, source)
-    store = Path(root) if root is not None else default_results_root()
+    store = Path(root) if root is not None else default_results_root(for_writing=True)
     dest = store / group_of(result, benchmarks) / entry_filename(result)
     if dest.exists():
         raise DataError(f"{source}: the store already has {dest} (results are never overwritten)")
