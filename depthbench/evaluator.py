@@ -313,7 +313,7 @@ def evaluate_benchmark(
     net = create_model(model, **(kwargs.pop("model_options", None) or {})) if isinstance(model, str) else model
     results = []
     for protocol in bench.protocols():
-        output = Path(output_dir) / f"{protocol.dataset}.json" if output_dir else None
+        output = Path(output_dir) / f"{protocol.dataset}__{protocol.hash[:12]}.json" if output_dir else None
         root = (roots or {}).get(protocol.dataset)
         result = evaluate(net, protocol=protocol, root=root, output=output, **kwargs)
         if isinstance(model, str):
