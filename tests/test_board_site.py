@@ -143,16 +143,25 @@ def test_benchmark_group_renders_zeroshot_table(tmp_path: Path, monkeypatch: pyt
     tum_d1 = TUM.with_overrides({"headline": "delta1"})
     columns = [ZeroShotColumn("nyu-v2", NYU.hash, "delta1"), ZeroShotColumn("tum-rgbd", tum_d1.hash, "delta1"),
                ZeroShotColumn("sintel", SINTEL.hash, "abs_rel")]
-    monkeypatch.setattr(site, "_benchmark_columns", lambda name: columns if name == "zs" else None)
+    monkeypatch.setattr(site, "benchmark_columns", lambda: {"zs": columns, "empty": columns[:1]})
     root = tmp_path / "results"
     for entry in zeroshot_set():
         entry.result.save(root / entry.group / entry.path.name)
     out = build_site(root, tmp_path / "site")
-    assert (out / "tables" / "zs-zeroshot.md").is_file()
-    page = (out / "zs.html").read_text()
-    assert "mean rank" in page and "sintel rel" in page
+    assert (out / "tables" / "bench-zs-headline.md").is_file()
+    page = (out / "bench-zs.html").read_text()
+    assert "mean rank" in page and "sintel rel" in page and "tum-rgbd δ1 %" in page
     # The bar chart of a zero-shot page shows the mean rank.
     assert 'aria-label="mean rank per model"' in page
     # ... followed by each dataset's own depth table.
+    for z in columns:
+        assert (out / "tables" / f"bench-zs-{z.protocol_hash[:8]}-depth.csv").is_file()
+    # Every dataset also has its own page, whatever folder its results are filed in.
     for dataset in ("nyu-v2", "tum-rgbd", "sintel"):
-        assert (out / "tables" / f"zs-{dataset}-depth.csv").is_file()
+        assert (out / f"{dataset}.html").is_file()
+    index = (out / "index.html").read_text()
+    assert 'href="bench-zs.html"' in index and 'href="bench-empty.html"' in index
+    # A benchmark with no matching result gets no page.
+    monkeypatch.setattr(site, "benchmark_columns", lambda: {"none": [ZeroShotColumn("x", "0" * 64, "delta1")]})
+    out = build_site(root, tmp_path / "site")
+    assert not (out / "bench-none.html").exists()

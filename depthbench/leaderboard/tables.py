@@ -254,6 +254,7 @@ class ZeroShotColumn:
     dataset: str
     protocol_hash: str
     headline: str
+    label: str = ""  # column label (default: the dataset name)
 
 
 def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
@@ -263,8 +264,8 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
     cols = []
     for z in columns:
         percent = z.headline.startswith("delta") or z.headline == "whdr"
-        label = f"{z.dataset} {metric_label(z.headline)}" + (" %" if percent else "")
-        cols.append(Column(key=f"{z.dataset}:{z.headline}", label=label, latex=_latex_escape(label),
+        label = f"{z.label or z.dataset} {metric_label(z.headline)}" + (" %" if percent else "")
+        cols.append(Column(key=f"{z.dataset}:{z.protocol_hash[:8]}:{z.headline}", label=label, latex=_latex_escape(label),
                            higher_is_better=higher_is_better(z.headline), percent=percent,
                            decimals=2 if percent else 3))
     by_model: dict[tuple[str, str, str], dict[str, StoredResult]] = {}
@@ -299,7 +300,7 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
     all_cols = [*cols, rank_col]
     rows.sort(key=lambda row: _sort_key([rank_col], row))
     _renumber(rows, footnotes)
-    notes = ["Protocols per column: " + "; ".join(f"{z.dataset} {z.protocol_hash[:8]}" for z in columns)
+    notes = ["Protocols per column: " + "; ".join(f"{z.label or z.dataset} {z.protocol_hash[:8]}" for z in columns)
              + ". Mean rank over the datasets a model has (ties share the better rank)."]
     table = LeaderTable(key=key, title=title, columns=all_cols, rows=rows, footnotes=footnotes, notes=notes)
     _apply_marks(table)
