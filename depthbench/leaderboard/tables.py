@@ -301,7 +301,7 @@ def zeroshot_table(key: str, title: str, columns: Sequence[ZeroShotColumn],
     rows.sort(key=lambda row: _sort_key([rank_col], row))
     _renumber(rows, footnotes)
     notes = ["Protocols per column: " + "; ".join(f"{z.label or z.dataset} {z.protocol_hash[:8]}" for z in columns)
-             + ". Mean rank over the datasets a model has (ties share the better rank)."]
+             + ". Mean rank over the columns a model has (ties share the better rank)."]
     table = LeaderTable(key=key, title=title, columns=all_cols, rows=rows, footnotes=footnotes, notes=notes)
     _apply_marks(table)
     return table
