@@ -45,8 +45,14 @@ def test_add_files_by_dataset_and_copies_samples_and_visuals(tmp_path: Path) -> 
 
 def test_benchmark_membership_decides_the_group() -> None:
     result = make_result("net", NYU, {"delta1": 0.8})
-    assert group_of(result, {NYU.hash: "zeroshot-v1"}) == "zeroshot-v1"
-    assert group_of(result, {KITTI.hash: "kitti-eigen"}) == "nyu-v2"
+    assert group_of(result, {NYU.hash: ["zeroshot-v1"]}) == "zeroshot-v1"
+    assert group_of(result, {KITTI.hash: ["kitti-eigen"]}) == "nyu-v2"
+    both = {NYU.hash: ["nyu-eigen", "zeroshot-v1"]}
+    with pytest.raises(DataError, match="choose one with --benchmark"):
+        group_of(result, both)
+    assert group_of(result, both, "zeroshot-v1") == "zeroshot-v1"
+    with pytest.raises(DataError, match="not one of its protocols"):
+        group_of(result, {KITTI.hash: ["kitti-eigen"]}, "kitti-eigen")
 
 
 def test_duplicate_is_refused_and_file_untouched(tmp_path: Path) -> None:
@@ -144,3 +150,21 @@ def test_add_refuses_to_write_into_an_installed_catalog(tmp_path: Path, monkeypa
     with pytest.raises(UsageError, match="give --results"):
         add_result(src, benchmarks={})
     assert not any(installed.iterdir())
+
+
+def test_cli_add_asks_which_benchmark_when_several_share_the_protocol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from depthbench.leaderboard.store import benchmark_hashes
+    from depthbench.protocol import default_protocol
+
+    protocol = default_protocol("kitti-eigen-raw")
+    shared = benchmark_hashes().get(protocol.hash, [])
+    if len(shared) < 2:
+        pytest.skip("no two catalogued benchmarks share KITTI's default protocol")
+    src = _write(make_result("net", protocol, {"delta1": 0.8}), tmp_path / "r.json")
+    store = tmp_path / "store"
+    assert main(["leaderboard", "add", str(src), "--results", str(store)]) == 1
+    assert "--benchmark" in capsys.readouterr().err
+    assert main(["leaderboard", "add", str(src), "--results", str(store), "--benchmark", shared[0]]) == 0
+    assert (store / shared[0] / entry_filename(Result.load(src))).is_file()

@@ -15,11 +15,12 @@ def add_cmd(
     file: Path = typer.Argument(..., help="Result JSON written by `depthbench evaluate --output`."),
     results: Path | None = typer.Option(None, "--results", help="Results store (default: leaderboard/results)."),
     visuals: Path | None = typer.Option(None, "--visuals", help="A --save-visuals folder to file with the result."),
+    benchmark: str | None = typer.Option(None, "--benchmark", help="Benchmark the result is for, when its protocol is in several."),
 ) -> None:
     """Validate a result and file it in the store (never overwrites)."""
     from depthbench.leaderboard.store import add_result
 
-    dest = add_result(file, results, visuals=visuals)
+    dest = add_result(file, results, visuals=visuals, benchmark=benchmark)
     typer.echo(f"added {file} → {dest}")
 
 

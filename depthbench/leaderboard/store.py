@@ -1,7 +1,7 @@
 """The results store: ``leaderboard/results/<group>/<model>__<protocolhash12>[__reported].json``.
 
 ``<group>`` is the benchmark whose protocols include the result's protocol (matched by protocol
-hash), else the dataset name. One file per (model, revision, protocol, kind); a file is never
+hash; the caller names it when several do), else the dataset name. One file per (model, revision, protocol, kind); a file is never
 overwritten. Measured results keep their per-sample parquet beside them; a measured result may
 bring a ``--save-visuals`` folder, filed under ``<group>/visuals/<entry stem>/``.
 
@@ -71,14 +71,14 @@ def entry_filename(result: Result) -> str:
     return f"{safe_name(model)}__{result.protocol_hash[:12]}{suffix}.json"
 
 
-def benchmark_hashes() -> dict[str, str]:
-    """protocol hash → benchmark name, over every catalogued benchmark whose protocols resolve.
+def benchmark_hashes() -> dict[str, list[str]]:
+    """protocol hash → names of the catalogued benchmarks having that protocol (sorted).
 
     A benchmark whose datasets are not catalogued yet is skipped (its results file by dataset).
     """
     from depthbench.protocol import get_benchmark, list_benchmarks
 
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     try:
         names = list_benchmarks()
     except DepthbenchError:
@@ -89,14 +89,31 @@ def benchmark_hashes() -> dict[str, str]:
         except DepthbenchError:
             continue
         for protocol in protocols:
-            out.setdefault(protocol.hash, name)
+            if name not in out.setdefault(protocol.hash, []):
+                out[protocol.hash].append(name)
     return out
 
 
-def group_of(result: Result, benchmarks: dict[str, str] | None = None) -> str:
-    """The store folder of ``result``: its benchmark (by protocol hash) or its dataset."""
+def group_of(result: Result, benchmarks: dict[str, list[str]] | None = None, benchmark: str | None = None) -> str:
+    """The store folder of ``result``: the benchmark whose protocols include its protocol hash,
+    else its dataset. When several benchmarks share the protocol (e.g. KITTI's default protocol is
+    in both ``kitti-eigen`` and ``zeroshot-v1``), ``benchmark`` must say which one the result is
+    for: a benchmark page shows only the results filed under it (zero-shot is a claim about
+    training data that a protocol hash cannot make)."""
     table = benchmark_hashes() if benchmarks is None else benchmarks
-    return safe_name(table.get(result.protocol_hash, result.protocol.dataset))
+    matches = table.get(result.protocol_hash, [])
+    if benchmark is not None:
+        if benchmark not in matches:
+            raise DataError(
+                f"--benchmark {benchmark}: the result's protocol {result.protocol_hash[:12]} is not one of its "
+                f"protocols (benchmarks with it: {', '.join(matches) or 'none'})"
+            )
+        return safe_name(benchmark)
+    if len(matches) > 1:
+        raise DataError(
+            f"protocol {result.protocol_hash[:12]} belongs to benchmarks {', '.join(matches)}; choose one with --benchmark"
+        )
+    return safe_name(matches[0] if matches else result.protocol.dataset)
 
 
 def check_result(result: Result, source: Path | str) -> None:
@@ -122,18 +139,20 @@ def add_result(
     path: str | Path,
     root: str | Path | None = None,
     visuals: str | Path | None = None,
-    benchmarks: dict[str, str] | None = None,
+    benchmarks: dict[str, list[str]] | None = None,
+    benchmark: str | None = None,
 ) -> Path:
     """Validate the result JSON ``path`` and file it in the store ``root``; returns the new path.
 
     The per-sample parquet named by the result (beside ``path``) is copied along; ``visuals`` (a
-    ``--save-visuals`` folder) is copied to ``<group>/visuals/<entry>/``. Never overwrites.
+    ``--save-visuals`` folder) is copied to ``<group>/visuals/<entry>/``; ``benchmark`` picks the
+    group when the protocol is in several benchmarks (see ``group_of``). Never overwrites.
     """
     source = Path(path)
     result = Result.load(source)
     check_result(result, source)
     store = Path(root) if root is not None else default_results_root(for_writing=True)
-    dest = store / group_of(result, benchmarks) / entry_filename(result)
+    dest = store / group_of(result, benchmarks, benchmark) / entry_filename(result)
     if dest.exists():
         raise DataError(f"{source}: the store already has {dest} (results are never overwritten)")
     samples_src = source.parent / result.per_sample_file if result.per_sample_file else None
