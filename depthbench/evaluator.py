@@ -93,8 +93,12 @@ def _resize(depth: torch.Tensor, hw: tuple[int, int], mode: str) -> torch.Tensor
 class _Evaluation:
     """State of one (model, protocol) run."""
 
-    def __init__(self, protocol: EvalProtocol, families: list[str]) -> None:
+    def __init__(self, protocol: EvalProtocol, families: list[str], visuals: Path | None = None,
+                 visuals_limit: int = 0) -> None:
         self.protocol = protocol
+        self.visuals_dir = visuals
+        self.visuals_limit = visuals_limit
+        self.visual_entries: list[dict[str, Any]] = []
         self.accumulators = {name: MetricAccumulator(METRICS.get(name)) for name in families}
         self.rows: list[dict[str, Any]] = []
         self.status: Counter[str] = Counter()
@@ -115,6 +119,7 @@ class _Evaluation:
         elif bool((aligned[mask] <= 0).any()):
             raise DataError("aligned prediction has non-positive depth on valid pixels and clamp_prediction is off")
         self.status.update(info.status)
+        self._save_visuals(samples, aligned, gt_safe, mask)
         batch = MetricBatch(
             pred=aligned,
             gt=gt_safe,
@@ -135,6 +140,18 @@ class _Evaluation:
                    "align_status": info.status[b], "valid_pixels": int(mask[b].sum())}
             row.update({k: float(v[b]) for k, v in per_image.items()})
             self.rows.append(row)
+
+    def _save_visuals(self, samples: list[Sample], aligned: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> None:
+        """PNG visualisations of the first ``visuals_limit`` dense samples (leaderboard galleries)."""
+        if self.visuals_dir is None:
+            return
+        from depthbench.leaderboard.visuals import save_visuals
+
+        for b, sample in enumerate(samples):
+            if len(self.visual_entries) >= self.visuals_limit:
+                return
+            files = save_visuals(self.visuals_dir, sample, aligned[b], gt[b], mask[b], self.protocol.max_depth)
+            self.visual_entries.append({"sample_id": sample.meta.sample_id, "files": files})
 
     def add_ordinal(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind) -> None:
         pred_raw = _resize(raw, samples[0].hw, "bilinear")
@@ -173,10 +190,14 @@ def evaluate(
     limit: int | None = None,
     progress: bool = True,
     model_options: dict[str, Any] | None = None,
+    save_visuals: str | Path | None = None,
+    visuals_limit: int = 8,
 ) -> Result:
     """Evaluate ``model`` (registered name, ``hf:``/``ckpt:``/``module:callable`` spec, or a
     ``DepthModel``) on ``dataset`` under ``protocol`` (default: the dataset's own, with
     ``overrides``). Writes ``output`` (result JSON) and ``<output stem>.samples.parquet`` when given.
+    ``save_visuals``: a folder for PNG visualisations (RGB, GT, prediction, error, edges, normals;
+    ``depthbench.leaderboard.visuals``) of the first ``visuals_limit`` dense samples.
     """
     if protocol is None:
         if dataset is None:
@@ -197,7 +218,10 @@ def evaluate(
     data: PreparedDataset = load_dataset(manifest.name, split, root)
     discover_metrics()
     families = [METRICS.canonical(m) for m in protocol.metrics]
-    run = _Evaluation(protocol, families)
+    visuals_dir = Path(save_visuals) if save_visuals is not None else None
+    if visuals_dir is not None and visuals_limit < 1:
+        raise UsageError(f"visuals_limit must be at least 1, got {visuals_limit}")
+    run = _Evaluation(protocol, families, visuals_dir, visuals_limit)
     declared = DepthKind(net.info.output_kind)
     total = len(data) if limit is None else min(limit, len(data))
     started = time.perf_counter()
@@ -245,6 +269,11 @@ def evaluate(
     )
     if output is not None:
         result = write_result(result, run.rows, Path(output))
+    if visuals_dir is not None and run.visual_entries:
+        from depthbench.leaderboard.visuals import write_visuals_index
+
+        write_visuals_index(visuals_dir, run.visual_entries, {
+            "model": name, "dataset": manifest.name, "split": split, "protocol_hash": protocol.hash})
     result.__dict__["_rows"] = run.rows  # per-sample table for callers (not serialised)
     return result
 
