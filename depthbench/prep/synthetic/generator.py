@@ -12,7 +12,8 @@ Two passes, both deterministic for ``seed``:
    collision (``free_space``), its rendered depth lies in [0.4, 10] m everywhere (nothing inside the
    near limit, no hole), and the object is not occluded: the depth at the projected box centre is
    ≥ z_centre − ‖half-extent‖ (the first surface hit is the object or behind it). Up to
-   ``tries_per_frame`` candidates (radius shrinking by 10 % each) are drawn; a frame whose tries all
+   ``tries_per_frame`` candidates are drawn, retry a swinging up to ±a·45° off the planned azimuth
+   with the radius shrunk by 0.85^a; a frame whose tries all
    fail is dropped. The accepted poses of a scene go to ``plan/<scene>.json``, written atomically: its
    existence is the scene's done-marker, so an interrupted run resumes at the next scene.
 2. Sample and write. N of the planned frames are drawn uniformly without replacement
@@ -55,7 +56,7 @@ class GeneratorConfig:
     height: int = 480
     width: int = 640
     fx_over_width: float = 0.8
-    tries_per_frame: int = 4
+    tries_per_frame: int = 8
 
     def intrinsics(self) -> Intrinsics:
         return default_intrinsics(self.height, self.width, self.fx_over_width)
@@ -101,9 +102,11 @@ def orbit_candidate(obj: ObjectOfInterest, frame_index: int, frames: int, attemp
                     theta0: float) -> tuple[np.ndarray, np.ndarray]:
     """(eye, look-at target) of one fly-around candidate (formula in the module docstring)."""
     c, h = obj.center, obj.half_extent
-    theta = theta0 + 2 * math.pi * frame_index / frames + rng.uniform(-0.5, 0.5) * 2 * math.pi / frames
+    # Retries swing further off the planned azimuth (±attempt·45°) and come closer (×0.85 each).
+    swing = rng.uniform(-1.0, 1.0) * attempt * math.pi / 4
+    theta = theta0 + 2 * math.pi * frame_index / frames + rng.uniform(-0.5, 0.5) * 2 * math.pi / frames + swing
     base = float(np.clip(1.5 * np.hypot(h[0], h[1]) + 0.8, 1.0, 3.0))
-    radius = base * rng.uniform(0.85, 1.15) * 0.9**attempt
+    radius = base * rng.uniform(0.85, 1.15) * 0.85**attempt
     eye = np.array([c[0] + radius * math.cos(theta), c[1] + radius * math.sin(theta), c[2] + h[2] + rng.uniform(0.1, 0.8)])
     target = c + rng.uniform(-0.3, 0.3, 3) * h
     return eye, target

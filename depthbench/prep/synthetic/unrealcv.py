@@ -168,7 +168,7 @@ class UnrealCVBackend:
     """SceneBackend over an UnrealCV server. ``levels``: level names to load with
     ``vset /action/game/level`` (None: only the level already running, named ``current``);
     ``object_pattern``: objects of interest are those whose name contains one of these substrings
-    (None: every object UnrealCV lists)."""
+    (None: every object UnrealCV lists); point actors (zero-size bounds: lights, cameras) are skipped."""
 
     name = "unrealcv"
 
@@ -212,6 +212,8 @@ class UnrealCVBackend:
             a = _FLIP @ np.array(values[:3]) / CM_PER_M
             b = _FLIP @ np.array(values[3:]) / CM_PER_M
             lo, hi = np.minimum(a, b), np.maximum(a, b)  # the y flip swaps min and max
+            if np.all(hi - lo <= 0):
+                continue  # a point actor (light, camera, target point): nothing to fly around
             objects.append(ObjectOfInterest(name, tuple(map(float, lo)), tuple(map(float, hi))))
         return objects
 
