@@ -13,11 +13,17 @@ from typer.testing import CliRunner
 from depthbench.cli.cmd_generate import register
 from depthbench.errors import DataError, UsageError
 from depthbench.prep.synthetic.backends import BuiltinBackend, ObjectOfInterest, SceneBackend
-from depthbench.prep.synthetic.generator import GeneratorConfig, frame_checks, generate_unreal1k, plan_all, sample_indices
+from depthbench.prep.synthetic.generator import (
+    GeneratorConfig,
+    frame_checks,
+    generate_unreal1k,
+    plan_all,
+    sample_indices,
+)
 from depthbench.prep.synthetic.raycast import render
 from depthbench.types import Intrinsics
 
-SMALL = dict(backend="builtin", scenes=3, objects_per_scene=3, frames_per_object=4, sample=12, height=48, width=64)
+SMALL = {"backend": "builtin", "scenes": 3, "objects_per_scene": 3, "frames_per_object": 4, "sample": 12, "height": 48, "width": 64}
 
 
 def test_builtin_backend_satisfies_protocol():

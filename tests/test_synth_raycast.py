@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic import SceneBuilder, look_at, make_room_scene, render, sample_camera_poses
-from depthbench.prep.synthetic import raycast
+from depthbench.prep.synthetic import (
+    SceneBuilder,
+    look_at,
+    make_room_scene,
+    raycast,
+    render,
+    sample_camera_poses,
+)
 from depthbench.prep.synthetic.geometry import yaw_rotation
 from depthbench.types import Intrinsics
 
@@ -109,7 +115,7 @@ def test_screen_culling_changes_nothing(monkeypatch):
     k = Intrinsics(60.0, 60.0, 31.5, 23.5)
     poses = sample_camera_poses(scene, 3, seed=2)
     culled = [render(scene, p, k, 48, 64) for p in poses]
-    full = lambda s, pose, intr, h, w: np.tile(np.array([0, w - 1, 0, h - 1]), (len(s.kinds), 1))  # noqa: E731
+    full = lambda s, pose, intr, h, w: np.tile(np.array([0, w - 1, 0, h - 1]), (len(s.kinds), 1))
     monkeypatch.setattr(raycast, "screen_rects", full)
     for pose, (rgb, depth) in zip(poses, culled, strict=True):
         rgb_full, depth_full = render(scene, pose, k, 48, 64)

@@ -19,7 +19,12 @@ from depthbench.errors import DataError
 from depthbench.prep.synthetic import render
 from depthbench.prep.synthetic.backends import BuiltinBackend
 from depthbench.prep.synthetic.generator import GeneratorConfig, generate_unreal1k
-from depthbench.prep.synthetic.unrealcv import UnrealCVBackend, UnrealCVClient, pose_from_unreal, pose_to_unreal
+from depthbench.prep.synthetic.unrealcv import (
+    UnrealCVBackend,
+    UnrealCVClient,
+    pose_from_unreal,
+    pose_to_unreal,
+)
 from depthbench.types import Intrinsics
 
 MAGIC = 0x9E2B83C1

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic.geometry import BOX, CHECKER, CYLINDER, NOISE, PLANE, SPHERE, STRIPES, Scene
+from depthbench.prep.synthetic.geometry import BOX, CHECKER, NOISE, PLANE, SPHERE, STRIPES, Scene
 from depthbench.types import Intrinsics
 
 _EPS_T = 1e-9  # smallest accepted hit parameter (metres along a unit-z ray)
