@@ -302,3 +302,32 @@ def test_generator_runs_over_unrealcv(builtin_scenes, tmp_path):
         assert f.depth.min() >= 0.4 and f.depth.max() <= 10 and f.rgb.shape == (48, 64, 3)
         _, ref = render(builtin_scenes[f.scene_id], f.pose, f.intrinsics, 48, 64)
         assert (np.abs(f.depth - ref) / ref).max() < 1e-5
+
+
+def test_generate_command_over_unrealcv(builtin_scenes, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from depthbench.cli.cmd_generate import register
+    from depthbench.data.dataset import PreparedDataset
+
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    names = list(builtin_scenes)
+    server = start(FakeUnrealCVServer(builtin_scenes))
+    try:
+        args = ["generate", "unreal1k", "--backend", "unrealcv", "--port", str(server.port), "--level", names[0],
+                "--level", names[1], "--objects", "2", "--frames-per-object", "2", "--sample", "3",
+                "--height", "48", "--width", "64", "--out", str(tmp_path), "--no-progress"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (result.output, result.exception)
+    finally:
+        server.join(10)
+    data = PreparedDataset(tmp_path, "test")
+    assert len(data) == 3 and {s.meta.scene_id for s in data} <= set(names[:2])
+    assert all(s.meta.extra["backend"] == "unrealcv" and s.depth.min() >= 0.4 for s in data)

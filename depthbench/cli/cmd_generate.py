@@ -14,7 +14,7 @@ generate_app = typer.Typer(help="Generate synthetic datasets with perfect depth.
 @generate_app.command("unreal1k")
 def unreal1k_cmd(
     backend: str = typer.Option("builtin", "--backend", help="builtin (procedural rooms, ray cast) or unrealcv (running Unreal Engine)."),
-    scenes: int = typer.Option(32, "--scenes", help="Number of scenes (builtin: procedural; unrealcv: first N of --level)."),
+    scenes: int | None = typer.Option(None, "--scenes", help="Number of scenes (builtin: procedural, default 32; unrealcv: first N of --level, default all)."),
     objects: int = typer.Option(40, "--objects", help="Objects of interest per scene (a seeded choice)."),
     frames_per_object: int = typer.Option(16, "--frames-per-object", help="Fly-around frames per object."),
     sample: int = typer.Option(1000, "--sample", help="Frames sampled uniformly into the test set."),
@@ -33,18 +33,20 @@ def unreal1k_cmd(
     from depthbench.prep.synthetic.generator import GeneratorConfig, generate_unreal1k
     from depthbench.prep.synthetic.writers import PreparedFrameSink
 
-    for name, value in (("--scenes", scenes), ("--objects", objects), ("--frames-per-object", frames_per_object),
+    for name, value in (("--scenes", 1 if scenes is None else scenes), ("--objects", objects), ("--frames-per-object", frames_per_object),
                         ("--sample", sample), ("--height", height), ("--width", width)):
         if value <= 0:
             raise UsageError(f"{name}: expected a positive integer, got {value}")
     if backend == "builtin":
         from depthbench.prep.synthetic.backends import BuiltinBackend
 
+        scenes = 32 if scenes is None else scenes
         scene_backend = BuiltinBackend(scenes, seed=seed)
     elif backend == "unrealcv":
         from depthbench.prep.synthetic.unrealcv import UnrealCVBackend
 
         scene_backend = UnrealCVBackend(host, port, timeout=timeout, levels=level or None, object_pattern=tuple(object_filter) or None)
+        scenes = len(scene_backend.list_scenes()) if scenes is None else scenes
     else:
         raise UsageError(f"--backend: expected 'builtin' or 'unrealcv', got {backend!r}")
     config = GeneratorConfig(backend=backend, scenes=scenes, objects_per_scene=objects, frames_per_object=frames_per_object,
