@@ -12,12 +12,12 @@ Two passes, both deterministic for ``seed``:
    collision (``free_space``), its rendered depth lies in [0.4, 10] m everywhere (nothing inside the
    near limit, no hole), and the object is not occluded: the depth at the projected box centre is
    ≥ z_centre − ‖half-extent‖ (the first surface hit is the object or behind it). Up to
-   ``tries_per_frame`` candidates are drawn, retry a swinging up to ±a·45° off the planned azimuth
-   with the radius shrunk by 0.85^a; a frame whose tries all
-   fail is dropped. The accepted poses of a scene go to ``plan/<scene>.json``, written atomically: its
+   ``tries_per_frame`` candidates are drawn (retry a swings up to ±a·45° off the planned azimuth and
+   shrinks the radius by 0.85^a); a frame whose tries all fail is dropped. The accepted poses of a scene go to ``plan/<scene>.json``, written atomically: its
    existence is the scene's done-marker, so an interrupted run resumes at the next scene.
 2. Sample and write. N of the planned frames are drawn uniformly without replacement
-   (:func:`sample_indices`), re-rendered (renderers are deterministic for a pose) and passed to the
+   (:func:`sample_indices`), re-rendered (renderers are deterministic for a pose; this equals
+   rendering and storing every frame and sampling afterwards, without storing >20k frames) and passed to the
    sink in plan order.
 """
 
