@@ -133,3 +133,17 @@ def test_miss_gives_zero_depth_and_bad_pose_is_rejected():
     bad[0, 0] = 2.0
     with pytest.raises(UsageError, match="rotation"):
         render(b.build(), bad, K, H, W)
+
+
+def test_cast_ray_returns_nearest_primitive_and_parameter():
+    from depthbench.prep.synthetic import cast_ray
+
+    b = SceneBuilder()
+    b.add_sphere([3.0, 0.0, 0.0], 0.5, GREY)
+    b.add_box([6.0, 0.0, 0.0], [0.5, 0.5, 0.5], GREY)
+    scene = b.build()
+    t, row = cast_ray(scene, [0, 0, 0], [2.0, 0, 0])  # t in units of the (unnormalised) direction
+    assert row == 0 and t == pytest.approx(2.5 / 2.0, rel=1e-12)
+    t, row = cast_ray(scene, [0, 0.7, 0], [1.0, 0, 0])  # passes above the sphere, hits the box
+    assert row == 1 and t == pytest.approx(5.5, rel=1e-12)
+    assert cast_ray(scene, [0, 0, 0], [-1.0, 0, 0]) == (np.inf, -1)
