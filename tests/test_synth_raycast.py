@@ -140,7 +140,7 @@ def test_cast_ray_returns_nearest_primitive_and_parameter():
 
     b = SceneBuilder()
     b.add_sphere([3.0, 0.0, 0.0], 0.5, GREY)
-    b.add_box([6.0, 0.0, 0.0], [0.5, 0.5, 0.5], GREY)
+    b.add_box([6.0, 0.0, 0.0], [0.5, 0.8, 0.5], GREY)
     scene = b.build()
     t, row = cast_ray(scene, [0, 0, 0], [2.0, 0, 0])  # t in units of the (unnormalised) direction
     assert row == 0 and t == pytest.approx(2.5 / 2.0, rel=1e-12)
