@@ -82,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-unreal1k", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/synth_render.md")
+    parser.add_argument("--scenes", type=int, default=16, help="Unreal-1k scenes (16 × 8 objects × 12 frames ≈ 1,200 accepted)")
     args = parser.parse_args()
     lines = [
         "# Built-in ray caster and Unreal-1k generation (builtin backend)",
@@ -140,28 +141,29 @@ def main() -> None:
         from depthbench.prep.synthetic.generator import GeneratorConfig, generate_unreal1k, plan_all
         from depthbench.prep.synthetic.writers import PreparedFrameSink
 
-        config = GeneratorConfig("builtin", scenes=12, objects_per_scene=8, frames_per_object=12, sample=1000, seed=0)
+        n = args.scenes
+        config = GeneratorConfig("builtin", scenes=n, objects_per_scene=8, frames_per_object=12, sample=1000, seed=0)
         with tempfile.TemporaryDirectory() as tmp:
             cpu = time.process_time()
             start = time.perf_counter()
-            planned = len(plan_all(BuiltinBackend(12, seed=0), Path(tmp), config, progress=False))
+            planned = len(plan_all(BuiltinBackend(n, seed=0), Path(tmp), config, progress=False))
             t_plan = time.perf_counter() - start
             start = time.perf_counter()
             with PreparedFrameSink(tmp) as sink:
-                written = generate_unreal1k(BuiltinBackend(12, seed=0), tmp, config, sink, progress=False)
+                written = generate_unreal1k(BuiltinBackend(n, seed=0), tmp, config, sink, progress=False)
             t_sample = time.perf_counter() - start
             cpu_u1k = time.process_time() - cpu
             size = sum(p.stat().st_size for p in Path(tmp, "data").glob("*.parquet"))
         lines += [
             "## Unreal-1k with the builtin backend, 640×480",
             "",
-            "Command equivalent: `depthbench generate unreal1k --backend builtin --scenes 12 --objects 8 "
+            f"Command equivalent: `depthbench generate unreal1k --backend builtin --scenes {n} --objects 8 "
             "--frames-per-object 12 --sample 1000 --out DIR --seed 0`",
             "",
             f"- plan pass (fly-around candidates rendered at full size and checked): {planned} accepted frames "
-            f"of {12 * 8 * 12} planned slots in {t_plan:.0f} s",
-            f"- sample pass (resume finds every scene planned; 1,000 frames re-rendered, PNG-encoded, written as "
-            f"parquet): {written} frames in {t_sample:.0f} s; parquet {size / 2**20:.0f} MiB",
+            f"of at most {n * 8 * 12} slots (scenes with fewer than 8 objects have fewer) in {t_plan:.0f} s",
+            f"- sample pass (resume finds every scene planned; the sampled frames re-rendered, PNG-encoded, "
+            f"written as parquet): {written} frames in {t_sample:.0f} s; parquet {size / 2**20:.0f} MiB",
             f"- total: {t_plan + t_sample:.0f} s wall ({(t_plan + t_sample) / 60:.1f} min) on the shared machine; "
             f"CPU time {cpu_u1k:.0f} s, i.e. ≈ {cpu_u1k / 120:.1f} min wall on 2 idle cores",
             "",
