@@ -1,0 +1,98 @@
+"""Surface-normal error ("mne" of DenseDepth, Alhashim & Wonka 2018 = seed 000, Table 3).
+
+Normals from depth, central differences in valid mode (pixel (i, j) uses its 4 neighbours, all of
+which must be valid):
+- with intrinsics (``MetricBatch.intrinsics``, fx fy cx cy of the GT image): back-projection
+  P(u, v) = z·((u − cx)/fx, (v − cy)/fy, 1) and n = (P(u+1) − P(u−1)) × (P(v+1) − P(v−1)), the
+  geometric normal of the surface (invariant to a global scale of the depth);
+- without intrinsics: image-space gradients n = (−∂z/∂u, −∂z/∂v, 1) with ∂z/∂u = (z(u+1) − z(u−1))/2
+  in metres per pixel (the depth-map normal DenseDepth uses). Documented: this one depends on
+  the depth scale, so it is only comparable across models under the same protocol.
+
+Per pixel: cos = n̂_pred · n̂_gt, angle = atan2(|n_pred × n_gt|, n_pred · n_gt) in degrees (exact
+near 0°, unlike acos). Outputs: ``normal_cos_dist`` = mean (1 − cos) ("mne"),
+``normal_angle_mean`` (degrees), ``normal_within_11``/``_22``/``_30`` = fraction of pixels with
+angle < 11.25°/22.5°/30°. All pixel-additive, so pooled or per-image as the protocol says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
+from depthbench.metrics.filters import back_project, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
+from depthbench.types import Intrinsics
+
+NORMAL_OUTPUTS = ("normal_cos_dist", "normal_angle_mean", "normal_within_11", "normal_within_22", "normal_within_30")
+NORMAL_STATS = ("n", "cos_dist", "angle", "within_11", "within_22", "within_30")
+ANGLE_THRESHOLDS = (11.25, 22.5, 30.0)
+
+
+def normals_image_space(depth: torch.Tensor) -> torch.Tensor:
+    """…×3×(H−2)×(W−2) unnormalised normals (−∂z/∂u, −∂z/∂v, 1) of …×H×W depth."""
+    dzdu = 0.5 * (depth[..., 1:-1, 2:] - depth[..., 1:-1, :-2])
+    dzdv = 0.5 * (depth[..., 2:, 1:-1] - depth[..., :-2, 1:-1])
+    return torch.stack([-dzdu, -dzdv, torch.ones_like(dzdu)], dim=-3)
+
+
+def normals_back_projected(depth: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """B×3×(H−2)×(W−2) unnormalised normals (P_u × P_v) of B×H×W depth with B×4 intrinsics."""
+    p = back_project(depth, k)
+    pu = p[..., 1:-1, 2:] - p[..., 1:-1, :-2]
+    pv = p[..., 2:, 1:-1] - p[..., :-2, 1:-1]
+    return torch.linalg.cross(pu, pv, dim=1)
+
+
+def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None) -> torch.Tensor:
+    """Normals of B×H×W depth: back-projected for images with intrinsics, image-space otherwise."""
+    batch = depth.shape[0]
+    if intrinsics is None or all(k is None for k in intrinsics):
+        return normals_image_space(depth)
+    k, present = intrinsics_tensor(intrinsics, batch, depth.device)
+    if all(x is not None for x in intrinsics):
+        return normals_back_projected(depth, k)
+    k = torch.where(present[:, None], k, torch.ones_like(k))
+    return torch.where(present[:, None, None, None], normals_back_projected(depth, k), normals_image_space(depth))
+
+
+def normal_stats_tensor(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
+                        intrinsics: list[Intrinsics | None] | None = None) -> torch.Tensor:
+    """B×6 tensor (counted pixels, Σ(1 − cos), Σ angle°, counts under 11.25°, 22.5°, 30°)."""
+    b = pred.shape[0]
+    n = normal_maps(torch.cat([pred, gt]), None if intrinsics is None else list(intrinsics) * 2)
+    n_pred, n_gt = n[:b], n[b:]
+    dot = (n_pred * n_gt).sum(1)
+    cross = torch.linalg.cross(n_pred, n_gt, dim=1).norm(dim=1)
+    cos = dot / (n_pred.norm(dim=1) * n_gt.norm(dim=1))
+    angle = torch.rad2deg(torch.atan2(cross, dot))
+    valid = cross_valid(mask)
+    zero = torch.zeros((), dtype=cos.dtype, device=cos.device)
+    cols = [valid.flatten(1).sum(1, dtype=torch.float64),
+            torch.where(valid, 1.0 - cos, zero).flatten(1).sum(1, dtype=torch.float64),
+            torch.where(valid, angle, zero).flatten(1).sum(1, dtype=torch.float64)]
+    cols += [((angle < t) & valid).flatten(1).sum(1, dtype=torch.float64) for t in ANGLE_THRESHOLDS]
+    return torch.stack(cols, dim=1)
+
+
+def normal_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | None] | None = None) -> np.ndarray:
+    """B×6 numpy statistics (``NORMAL_STATS`` order) of depth maps in metres."""
+    return to_numpy_stats(normal_stats_tensor(*to_tensors(pred, gt, mask), intrinsics))
+
+
+def normal_finalize(s: Any) -> dict[str, float]:
+    if s[0] <= 0:
+        return {name: float("nan") for name in NORMAL_OUTPUTS}
+    return {name: float(v / s[0]) for name, v in zip(NORMAL_OUTPUTS, s[1:])}
+
+
+NORMALS = register_metric(MetricFamily(
+    name="normals", outputs=NORMAL_OUTPUTS,
+    higher_is_better={"normal_cos_dist": False, "normal_angle_mean": False, "normal_within_11": True,
+                      "normal_within_22": True, "normal_within_30": True},
+    stat_names=NORMAL_STATS, stats=lambda batch: normal_stats(batch.pred, batch.gt, batch.mask, batch.intrinsics),
+    finalize=normal_finalize,
+    description="Surface-normal error: mean cosine distance (mne), mean angle, % under 11.25/22.5/30°",
+))
