@@ -26,8 +26,8 @@ def _plane_depth(normal: np.ndarray, offset: float) -> np.ndarray:
     return offset / (normal[0] * a + normal[1] * b + normal[2])
 
 
-def _unit(n: torch.Tensor) -> np.ndarray:
-    n = n.double().numpy()
+def _unit(n) -> np.ndarray:
+    n = torch.stack(n).double().numpy()
     return n / np.linalg.norm(n, axis=0, keepdims=True)
 
 
@@ -35,7 +35,7 @@ def test_tilted_plane_back_projected_normal_is_exact():
     normal = np.array([0.3, -0.2, 1.0])
     normal /= np.linalg.norm(normal)
     depth = _plane_depth(normal, 3.0).astype(np.float32)
-    n = _unit(normal_maps(torch.from_numpy(depth)[None], [K])[0])
+    n = _unit(tuple(c[0] for c in normal_maps(torch.from_numpy(depth)[None], [K])))
     cos = np.abs(np.einsum("chw,c->hw", n, normal))
     assert cos.min() > 1 - 1e-6
 
@@ -49,7 +49,7 @@ def test_sphere_normals_are_radial():
     disc = dc**2 - dd * (centre @ centre - radius**2)
     hit = disc > 0
     t = np.where(hit, (dc - np.sqrt(np.where(hit, disc, 0))) / dd, 5.0)
-    n = _unit(normal_maps(torch.from_numpy(t.astype(np.float32))[None], [K])[0])
+    n = _unit(tuple(c[0] for c in normal_maps(torch.from_numpy(t.astype(np.float32))[None], [K])))
     points = d * t
     radial = (points - centre[:, None, None]) / radius
     inner = np.zeros_like(hit)
@@ -65,7 +65,7 @@ def test_sphere_normals_are_radial():
 def test_image_space_normal_of_a_linear_ramp():
     v, u = np.mgrid[0:H, 0:W].astype(np.float32)
     depth = 2.0 + 0.05 * u - 0.03 * v
-    n = normal_maps(torch.from_numpy(depth)[None], None)[0].double().numpy()
+    n = torch.stack([c[0] for c in normal_maps(torch.from_numpy(depth)[None], None)]).double().numpy()
     np.testing.assert_allclose(n[0], -0.05, atol=1e-5)
     np.testing.assert_allclose(n[1], 0.03, atol=1e-5)
     np.testing.assert_allclose(n[2], 1.0)

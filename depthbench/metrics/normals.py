@@ -31,22 +31,29 @@ NORMAL_STATS = ("n", "cos_dist", "angle", "within_11", "within_22", "within_30")
 ANGLE_THRESHOLDS = (11.25, 22.5, 30.0)
 
 
-def normals_image_space(depth: torch.Tensor) -> torch.Tensor:
-    """…×3×(H−2)×(W−2) unnormalised normals (−∂z/∂u, −∂z/∂v, 1) of …×H×W depth."""
-    dzdu = 0.5 * (depth[..., 1:-1, 2:] - depth[..., 1:-1, :-2])
-    dzdv = 0.5 * (depth[..., 2:, 1:-1] - depth[..., :-2, 1:-1])
-    return torch.stack([-dzdu, -dzdv, torch.ones_like(dzdu)], dim=-3)
+Normals = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def normals_back_projected(depth: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """B×3×(H−2)×(W−2) unnormalised normals (P_u × P_v) of B×H×W depth with B×4 intrinsics."""
-    p = back_project(depth, k)
-    pu = p[..., 1:-1, 2:] - p[..., 1:-1, :-2]
-    pv = p[..., 2:, 1:-1] - p[..., :-2, 1:-1]
-    return torch.linalg.cross(pu, pv, dim=1)
+def normals_image_space(depth: torch.Tensor) -> Normals:
+    """Components (x, y, z), each …×(H−2)×(W−2), of the unnormalised normals (−∂z/∂u, −∂z/∂v, 1)."""
+    nx = (depth[..., 1:-1, :-2] - depth[..., 1:-1, 2:]).mul_(0.5)
+    ny = (depth[..., :-2, 1:-1] - depth[..., 2:, 1:-1]).mul_(0.5)
+    return nx, ny, torch.ones_like(nx)
 
 
-def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None) -> torch.Tensor:
+def normals_back_projected(depth: torch.Tensor, k: torch.Tensor) -> Normals:
+    """Components of the unnormalised normals P_u × P_v of B×H×W depth with B×4 intrinsics."""
+    x, y, z = back_project(depth, k).unbind(1)
+    du = [c[..., 1:-1, 2:] - c[..., 1:-1, :-2] for c in (x, y, z)]
+    dv = [c[..., 2:, 1:-1] - c[..., :-2, 1:-1] for c in (x, y, z)]
+    return _cross(du, dv)
+
+
+def _cross(a: Any, b: Any) -> Normals:
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None) -> Normals:
     """Normals of B×H×W depth: back-projected for images with intrinsics, image-space otherwise."""
     batch = depth.shape[0]
     if intrinsics is None or all(k is None for k in intrinsics):
@@ -55,26 +62,26 @@ def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None)
     if all(x is not None for x in intrinsics):
         return normals_back_projected(depth, k)
     k = torch.where(present[:, None], k, torch.ones_like(k))
-    return torch.where(present[:, None, None, None], normals_back_projected(depth, k), normals_image_space(depth))
+    chosen = present[:, None, None]
+    geometric, image = normals_back_projected(depth, k), normals_image_space(depth)
+    return (torch.where(chosen, geometric[0], image[0]), torch.where(chosen, geometric[1], image[1]),
+            torch.where(chosen, geometric[2], image[2]))
 
 
 def normal_stats_tensor(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
                         intrinsics: list[Intrinsics | None] | None = None) -> torch.Tensor:
     """B×6 tensor (counted pixels, Σ(1 − cos), Σ angle°, counts under 11.25°, 22.5°, 30°)."""
-    b = pred.shape[0]
-    n = normal_maps(torch.cat([pred, gt]), None if intrinsics is None else list(intrinsics) * 2)
-    n_pred, n_gt = n[:b], n[b:]
-    dot = (n_pred * n_gt).sum(1)
-    cross = torch.linalg.cross(n_pred, n_gt, dim=1).norm(dim=1)
-    cos = dot / (n_pred.norm(dim=1) * n_gt.norm(dim=1))
-    angle = torch.rad2deg(torch.atan2(cross, dot))
+    a, b = normal_maps(pred, intrinsics), normal_maps(gt, intrinsics)
+    dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    c = _cross(a, b)
+    sin = torch.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
+    norms = torch.sqrt((a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) * (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]))
+    cos = dot / norms
+    angle = torch.rad2deg(torch.atan2(sin, dot))
     valid = cross_valid(mask)
-    zero = torch.zeros((), dtype=cos.dtype, device=cos.device)
-    cols = [valid.flatten(1).sum(1, dtype=torch.float64),
-            torch.where(valid, 1.0 - cos, zero).flatten(1).sum(1, dtype=torch.float64),
-            torch.where(valid, angle, zero).flatten(1).sum(1, dtype=torch.float64)]
-    cols += [((angle < t) & valid).flatten(1).sum(1, dtype=torch.float64) for t in ANGLE_THRESHOLDS]
-    return torch.stack(cols, dim=1)
+    weight = valid.to(cos.dtype)
+    cols = [weight, (1.0 - cos) * weight, angle * weight] + [((angle < t) & valid).to(cos.dtype) for t in ANGLE_THRESHOLDS]
+    return torch.stack([col.flatten(1).sum(1, dtype=torch.float64) for col in cols], dim=1)
 
 
 def normal_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | None] | None = None) -> np.ndarray:
