@@ -65,10 +65,10 @@ def test_sphere_normals_are_radial():
 def test_image_space_normal_of_a_linear_ramp():
     v, u = np.mgrid[0:H, 0:W].astype(np.float32)
     depth = 2.0 + 0.05 * u - 0.03 * v
-    n = torch.stack([c[0] for c in normal_maps(torch.from_numpy(depth)[None], None)]).double().numpy()
-    np.testing.assert_allclose(n[0], -0.05, atol=1e-5)
-    np.testing.assert_allclose(n[1], 0.03, atol=1e-5)
-    np.testing.assert_allclose(n[2], 1.0)
+    nx, ny, nz = normal_maps(torch.from_numpy(depth)[None], None)
+    np.testing.assert_allclose(nx[0].numpy(), -0.05, atol=1e-5)
+    np.testing.assert_allclose(ny[0].numpy(), 0.03, atol=1e-5)
+    assert float(nz) == 1.0
 
 
 def test_error_statistics_oracle():
@@ -121,3 +121,21 @@ def test_cuda_matches_cpu(rng):
     cpu = normal_stats(pred, gt, mask, [K, K])
     cuda = normal_stats(*(torch.from_numpy(a).cuda() for a in (pred, gt, mask)), [K, K])
     np.testing.assert_allclose(cuda / cuda[:, :1], cpu / cpu[:, :1], atol=1e-5)
+
+
+@pytest.mark.parametrize("with_k", [True, False])
+def test_row_bands_equal_one_band(rng, monkeypatch, with_k):
+    """CPU row bands (cache blocking) give the same sums as one whole-image band."""
+    import depthbench.metrics.filters as filters
+    from depthbench.metrics.edges import edge_stats
+    from depthbench.metrics.ssim import ssim_stats
+
+    gt = rng.uniform(1, 3, (2, H, W)).astype(np.float32)
+    pred = (gt + rng.normal(0, 0.05, gt.shape)).astype(np.float32)
+    mask = rng.uniform(size=gt.shape) > 0.05
+    ks = [K, K] if with_k else None
+    whole = [normal_stats(pred, gt, mask, ks), edge_stats(pred, gt, mask), ssim_stats(pred, gt, mask, 0.0, 4.0)]
+    monkeypatch.setattr(filters, "CPU_BAND_ROWS", 7)
+    banded = [normal_stats(pred, gt, mask, ks), edge_stats(pred, gt, mask), ssim_stats(pred, gt, mask, 0.0, 4.0)]
+    for x, y in zip(whole, banded):
+        np.testing.assert_allclose(x, y, rtol=1e-5)

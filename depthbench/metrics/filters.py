@@ -11,7 +11,7 @@ and is equally good on CUDA; nothing in these functions synchronises with the ho
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,33 @@ def correlate_valid(x: torch.Tensor, taps_x: Sequence[float], taps_y: Sequence[f
     return out
 
 
+CPU_BAND_ROWS = 64
+
+
+def banded_sum(fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], halo: int,
+               band_rows: int | None = None, pass_row: bool = False) -> torch.Tensor:
+    """Σ over row bands of ``fn(*(t[:, r : r + rows + halo] for t in tensors))`` (with ``r`` as a
+    last argument when ``pass_row``, for functions that need absolute pixel rows).
+
+    For a statistic that is a sum over valid-mode output rows (a window of ``halo + 1`` rows),
+    evaluating it band by band gives the same sums while the intermediates of a band stay in the
+    CPU cache (measured 2× faster for 11-tap filters at 480×640). On CUDA the whole image is one
+    band (``band_rows`` default: ``CPU_BAND_ROWS`` on CPU, all rows elsewhere).
+    """
+    height = tensors[0].shape[-2]
+    rows_out = height - halo
+    if band_rows is None:
+        band_rows = CPU_BAND_ROWS if tensors[0].device.type == "cpu" else rows_out
+    total = None
+    for start in range(0, max(rows_out, 1), band_rows):
+        end = min(start + band_rows, rows_out) + halo
+        args = [t[..., start:end, :] for t in tensors]
+        part = fn(*args, start) if pass_row else fn(*args)
+        total = part if total is None else total + part
+    assert total is not None
+    return total
+
+
 def gaussian_taps(sigma: float, radius: int) -> list[float]:
     """Normalised 1-D Gaussian exp(−k²/2σ²), k = −radius..radius (as scipy.ndimage/skimage)."""
     taps = [math.exp(-0.5 * (k / sigma) ** 2) for k in range(-radius, radius + 1)]
@@ -94,12 +121,13 @@ def intrinsics_tensor(intrinsics: Sequence[Intrinsics | None] | None, batch: int
             torch.tensor(present, dtype=torch.bool, device=device))
 
 
-def back_project(depth: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+def back_project(depth: torch.Tensor, k: torch.Tensor, row0: int = 0) -> torch.Tensor:
     """Camera-frame points of B×H×W depth (camera z) with B×4 intrinsics (fx, fy, cx, cy):
-    P(u, v) = z · ((u − cx)/fx, (v − cy)/fy, 1), pixel centres at integer (u, v). Returns B×3×H×W."""
+    P(u, v) = z · ((u − cx)/fx, (v − cy)/fy, 1), pixel centres at integer (u, v); ``row0``: the
+    image row of the first row of ``depth`` (for row bands). Returns B×3×H×W."""
     b, h, w = depth.shape
     u = torch.arange(w, device=depth.device, dtype=torch.float32)
-    v = torch.arange(h, device=depth.device, dtype=torch.float32)
+    v = torch.arange(row0, row0 + h, device=depth.device, dtype=torch.float32)
     kf = k.to(torch.float32)
     a = (u[None, :] - kf[:, 2:3]) / kf[:, 0:1]  # B×W
     c = (v[None, :] - kf[:, 3:4]) / kf[:, 1:2]  # B×H

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import back_project, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import back_project, banded_sum, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
 from depthbench.types import Intrinsics
 
 NORMAL_OUTPUTS = ("normal_cos_dist", "normal_angle_mean", "normal_within_11", "normal_within_22", "normal_within_30")
@@ -38,12 +38,13 @@ def normals_image_space(depth: torch.Tensor) -> Normals:
     """Components (x, y, z), each …×(H−2)×(W−2), of the unnormalised normals (−∂z/∂u, −∂z/∂v, 1)."""
     nx = (depth[..., 1:-1, :-2] - depth[..., 1:-1, 2:]).mul_(0.5)
     ny = (depth[..., :-2, 1:-1] - depth[..., 2:, 1:-1]).mul_(0.5)
-    return nx, ny, torch.ones_like(nx)
+    return nx, ny, 1.0  # type: ignore[return-value]  # z component 1 everywhere: a scalar saves passes
 
 
-def normals_back_projected(depth: torch.Tensor, k: torch.Tensor) -> Normals:
-    """Components of the unnormalised normals P_u × P_v of B×H×W depth with B×4 intrinsics."""
-    x, y, z = back_project(depth, k).unbind(1)
+def normals_back_projected(depth: torch.Tensor, k: torch.Tensor, row0: int = 0) -> Normals:
+    """Components of the unnormalised normals P_u × P_v of B×H×W depth with B×4 intrinsics
+    (``row0``: image row of the first row of ``depth``)."""
+    x, y, z = back_project(depth, k, row0).unbind(1)
     du = [c[..., 1:-1, 2:] - c[..., 1:-1, :-2] for c in (x, y, z)]
     dv = [c[..., 2:, 1:-1] - c[..., :-2, 1:-1] for c in (x, y, z)]
     return _cross(du, dv)
@@ -53,25 +54,35 @@ def _cross(a: Any, b: Any) -> Normals:
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None) -> Normals:
+def normal_maps(depth: torch.Tensor, intrinsics: list[Intrinsics | None] | None, row0: int = 0) -> Normals:
     """Normals of B×H×W depth: back-projected for images with intrinsics, image-space otherwise."""
     batch = depth.shape[0]
     if intrinsics is None or all(k is None for k in intrinsics):
         return normals_image_space(depth)
     k, present = intrinsics_tensor(intrinsics, batch, depth.device)
     if all(x is not None for x in intrinsics):
-        return normals_back_projected(depth, k)
+        return normals_back_projected(depth, k, row0)
     k = torch.where(present[:, None], k, torch.ones_like(k))
     chosen = present[:, None, None]
-    geometric, image = normals_back_projected(depth, k), normals_image_space(depth)
+    geometric, image = normals_back_projected(depth, k, row0), normals_image_space(depth)
     return (torch.where(chosen, geometric[0], image[0]), torch.where(chosen, geometric[1], image[1]),
-            torch.where(chosen, geometric[2], image[2]))
+            torch.where(chosen, geometric[2], torch.ones_like(geometric[2])))
 
 
 def normal_stats_tensor(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
                         intrinsics: list[Intrinsics | None] | None = None) -> torch.Tensor:
     """B×6 tensor (counted pixels, Σ(1 − cos), Σ angle°, counts under 11.25°, 22.5°, 30°)."""
-    a, b = normal_maps(pred, intrinsics), normal_maps(gt, intrinsics)
+    k_list = None if intrinsics is None else list(intrinsics)
+
+    def band(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, row0: int) -> torch.Tensor:
+        return _normal_band(p, g, m, k_list, row0)
+
+    return banded_sum(band, [pred, gt, mask], halo=2, pass_row=True)
+
+
+def _normal_band(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
+                 intrinsics: list[Intrinsics | None] | None, row0: int) -> torch.Tensor:
+    a, b = normal_maps(pred, intrinsics, row0), normal_maps(gt, intrinsics, row0)
     dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
     c = _cross(a, b)
     sin = torch.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])

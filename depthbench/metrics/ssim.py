@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import correlate_valid, erode_valid, gaussian_taps, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import banded_sum, correlate_valid, erode_valid, gaussian_taps, to_numpy_stats, to_tensors
 
 GAUSSIAN_TAPS = gaussian_taps(1.5, 5)  # 11 taps: skimage's truncate=3.5 → radius int(3.5·1.5 + 0.5) = 5
 UNIFORM7_TAPS = [1.0 / 7.0] * 7
@@ -41,8 +41,24 @@ def visualise(depth: torch.Tensor, min_depth: float, max_depth: float) -> torch.
 def ssim_stats_tensor(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, taps: list[float],
                       sample_covariance: bool = False, data_range: float = 1.0) -> torch.Tensor:
     """B×2 tensor (windows counted, Σ SSIM over them) of images x, y (B×H×W, float32)."""
+    if x.shape[-2] < len(taps) or x.shape[-1] < len(taps):
+        return torch.zeros((x.shape[0], 2), dtype=torch.float64, device=x.device)
+
+    def band(xb: torch.Tensor, yb: torch.Tensor, mb: torch.Tensor) -> torch.Tensor:
+        return _ssim_band(xb, yb, mb, taps, sample_covariance, data_range)
+
+    return banded_sum(band, [x, y, mask], halo=len(taps) - 1)
+
+
+def _ssim_band(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, taps: list[float],
+               sample_covariance: bool, data_range: float) -> torch.Tensor:
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    maps = torch.stack([x, y, x * x, y * y, x * y], dim=1)
+    maps = torch.empty((x.shape[0], 5, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    maps[:, 0] = x
+    maps[:, 1] = y
+    torch.mul(x, x, out=maps[:, 2])
+    torch.mul(y, y, out=maps[:, 3])
+    torch.mul(x, y, out=maps[:, 4])
     m = correlate_valid(maps, taps, taps)
     mx, my, exx, eyy, exy = m.unbind(1)
     mx2, my2, mxy = mx * mx, my * my, mx * my
@@ -54,7 +70,7 @@ def ssim_stats_tensor(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, taps
     s = ((2.0 * mxy + c1) * (2.0 * vxy + c2)) / ((mx2 + my2 + c1) * (vx + vy + c2))
     valid = erode_valid(mask, len(taps))
     count = valid.flatten(1).sum(1, dtype=torch.float64)
-    total = torch.where(valid, s, torch.zeros((), dtype=s.dtype, device=s.device)).flatten(1).sum(1, dtype=torch.float64)
+    total = (s * valid).flatten(1).sum(1, dtype=torch.float64)
     return torch.stack([count, total], dim=1)
 
 
