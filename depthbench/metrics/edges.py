@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import banded_sum, correlate_valid, erode_valid, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import banded_sum, correlate_valid, image_sums, erode_valid, to_numpy_stats, to_tensors
 
 THRESHOLDS = (0.5, 0.25, 1.0)
 EDGE_OUTPUTS = ("edge_f1", "edge_precision", "edge_recall", "edge_f1_025", "edge_f1_100")
@@ -51,7 +51,7 @@ def _edge_band(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torc
         e_pred = (mag2[:, 0] > t * t) & valid
         e_gt = (mag2[:, 1] > t * t) & valid
         cols += [e_pred & e_gt, e_pred, e_gt]
-    return torch.stack([c.flatten(1).sum(1, dtype=torch.float64) for c in cols], dim=1)
+    return torch.stack([image_sums(c) for c in cols], dim=1)
 
 
 def edge_stats(pred: Any, gt: Any, mask: Any) -> np.ndarray:

@@ -84,6 +84,13 @@ def banded_sum(fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor],
     return total
 
 
+def image_sums(x: torch.Tensor) -> torch.Tensor:
+    """Per-image sums (B) of a B×… tensor as float64: bool counts exactly in int64, floats in their
+    own precision within one band (torch's cascade summation), float64 across bands. Measured on
+    CPU: summing with ``dtype=torch.float64`` is 3–4× slower than this."""
+    return x.flatten(1).sum(1).to(torch.float64)
+
+
 def gaussian_taps(sigma: float, radius: int) -> list[float]:
     """Normalised 1-D Gaussian exp(−k²/2σ²), k = −radius..radius (as scipy.ndimage/skimage)."""
     taps = [math.exp(-0.5 * (k / sigma) ** 2) for k in range(-radius, radius + 1)]

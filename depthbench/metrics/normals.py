@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import back_project, banded_sum, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import back_project, banded_sum, image_sums, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
 from depthbench.types import Intrinsics
 
 NORMAL_OUTPUTS = ("normal_cos_dist", "normal_angle_mean", "normal_within_11", "normal_within_22", "normal_within_30")
@@ -91,8 +91,8 @@ def _normal_band(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
     angle = torch.rad2deg(torch.atan2(sin, dot))
     valid = cross_valid(mask)
     weight = valid.to(cos.dtype)
-    cols = [weight, (1.0 - cos) * weight, angle * weight] + [((angle < t) & valid).to(cos.dtype) for t in ANGLE_THRESHOLDS]
-    return torch.stack([col.flatten(1).sum(1, dtype=torch.float64) for col in cols], dim=1)
+    cols = [valid, (1.0 - cos).mul_(weight), angle.mul(weight)] + [(angle < t) & valid for t in ANGLE_THRESHOLDS]
+    return torch.stack([image_sums(col) for col in cols], dim=1)
 
 
 def normal_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | None] | None = None) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import banded_sum, correlate_valid, erode_valid, gaussian_taps, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import banded_sum, correlate_valid, erode_valid, gaussian_taps, image_sums, to_numpy_stats, to_tensors
 
 GAUSSIAN_TAPS = gaussian_taps(1.5, 5)  # 11 taps: skimage's truncate=3.5 → radius int(3.5·1.5 + 0.5) = 5
 UNIFORM7_TAPS = [1.0 / 7.0] * 7
@@ -69,8 +69,8 @@ def _ssim_band(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, taps: list[
     vx, vy, vxy = (exx - mx2) * norm, (eyy - my2) * norm, (exy - mxy) * norm
     s = ((2.0 * mxy + c1) * (2.0 * vxy + c2)) / ((mx2 + my2 + c1) * (vx + vy + c2))
     valid = erode_valid(mask, len(taps))
-    count = valid.flatten(1).sum(1, dtype=torch.float64)
-    total = (s * valid).flatten(1).sum(1, dtype=torch.float64)
+    count = image_sums(valid)
+    total = image_sums(s.mul_(valid.to(s.dtype)))
     return torch.stack([count, total], dim=1)
 
 
