@@ -62,11 +62,11 @@ def _ssim_band(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, taps: list[
     m = correlate_valid(maps, taps, taps)
     mx, my, exx, eyy, exy = m.unbind(1)
     mx2, my2, mxy = mx * mx, my * my, mx * my
-    norm = 1.0
+    vx, vy, vxy = exx.sub_(mx2), eyy.sub_(my2), exy.sub_(mxy)
     if sample_covariance:
         n = len(taps) ** 2
         norm = n / (n - 1.0)
-    vx, vy, vxy = (exx - mx2) * norm, (eyy - my2) * norm, (exy - mxy) * norm
+        vx, vy, vxy = vx.mul_(norm), vy.mul_(norm), vxy.mul_(norm)
     s = ((2.0 * mxy + c1) * (2.0 * vxy + c2)) / ((mx2 + my2 + c1) * (vx + vy + c2))
     valid = erode_valid(mask, len(taps))
     count = image_sums(valid)
