@@ -67,6 +67,10 @@ class AlignInfo:
 
 def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """numpy-style median (mean of the two middle values) of values[mask], per image."""
+    if values.device.type == "cpu":  # numpy's introselect is O(n); torch.quantile sorts
+        v, m = values.numpy(), mask.numpy()
+        medians = [float(np.median(v[b][m[b]])) if m[b].any() else float("nan") for b in range(v.shape[0])]
+        return torch.tensor(medians, dtype=torch.float64)
     out = torch.empty(values.shape[0], dtype=torch.float64, device=values.device)
     for b in range(values.shape[0]):
         selected = values[b][mask[b]].double()

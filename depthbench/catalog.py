@@ -143,6 +143,9 @@ class DatasetManifest(_Strict):
         default=False, description="built-in data generated on first use; its preparer takes splits=[...]"
     )
     aliases: list[str] = Field(default_factory=list)
+    hub_repo: str | None = Field(
+        default=None, description="default Hugging Face Hub dataset repo (ORG/NAME) of the prepared data"
+    )
 
     @field_validator("default_gt_variant")
     @classmethod

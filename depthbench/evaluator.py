@@ -93,8 +93,12 @@ def _resize(depth: torch.Tensor, hw: tuple[int, int], mode: str) -> torch.Tensor
 class _Evaluation:
     """State of one (model, protocol) run."""
 
-    def __init__(self, protocol: EvalProtocol, families: list[str]) -> None:
+    def __init__(self, protocol: EvalProtocol, families: list[str], visuals: Path | None = None,
+                 visuals_limit: int = 0) -> None:
         self.protocol = protocol
+        self.visuals_dir = visuals
+        self.visuals_limit = visuals_limit
+        self.visual_entries: list[dict[str, Any]] = []
         self.accumulators = {name: MetricAccumulator(METRICS.get(name)) for name in families}
         # Per-image statistics of every family (B×K blocks): the bootstrap resamples these.
         self.image_stats: dict[str, list[np.ndarray]] = {name: [] for name in families}
@@ -117,6 +121,7 @@ class _Evaluation:
         elif bool((aligned[mask] <= 0).any()):
             raise DataError("aligned prediction has non-positive depth on valid pixels and clamp_prediction is off")
         self.status.update(info.status)
+        self._save_visuals(samples, aligned, gt_safe, mask)
         batch = MetricBatch(
             pred=aligned,
             gt=gt_safe,
@@ -134,6 +139,18 @@ class _Evaluation:
                    "align_status": info.status[b], "valid_pixels": int(mask[b].sum())}
             row.update({k: float(v[b]) for k, v in per_image.items()})
             self.rows.append(row)
+
+    def _save_visuals(self, samples: list[Sample], aligned: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> None:
+        """PNG visualisations of the first ``visuals_limit`` dense samples (leaderboard galleries)."""
+        if self.visuals_dir is None:
+            return
+        from depthbench.leaderboard.visuals import save_visuals
+
+        for b, sample in enumerate(samples):
+            if len(self.visual_entries) >= self.visuals_limit:
+                return
+            files = save_visuals(self.visuals_dir, sample, aligned[b], gt[b], mask[b], self.protocol.max_depth)
+            self.visual_entries.append({"sample_id": sample.meta.sample_id, "files": files})
 
     def add_ordinal(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind) -> None:
         pred_raw = _resize(raw, samples[0].hw, "bilinear")
@@ -195,12 +212,16 @@ def evaluate(
     intervals: bool = True,
     n_boot: int = 1000,
     seed: int = 0,
+    save_visuals: str | Path | None = None,
+    visuals_limit: int = 8,
 ) -> Result:
     """Evaluate ``model`` (registered name, ``hf:``/``ckpt:``/``module:callable`` spec, or a
     ``DepthModel``) on ``dataset`` under ``protocol`` (default: the dataset's own, with
     ``overrides``). Writes ``output`` (result JSON) and ``<output stem>.samples.parquet`` when given.
     ``intervals``: fill ``Result.intervals`` with seeded 95 % bootstrap intervals (``n_boot``
     resamples of the images, ``seed``; see depthbench.stats).
+    ``save_visuals``: a folder for PNG visualisations (RGB, GT, prediction, error, edges, normals;
+    ``depthbench.leaderboard.visuals``) of the first ``visuals_limit`` dense samples.
     """
     if protocol is None:
         if dataset is None:
@@ -221,7 +242,10 @@ def evaluate(
     data: PreparedDataset = load_dataset(manifest.name, split, root)
     discover_metrics()
     families = [METRICS.canonical(m) for m in protocol.metrics]
-    run = _Evaluation(protocol, families)
+    visuals_dir = Path(save_visuals) if save_visuals is not None else None
+    if visuals_dir is not None and visuals_limit < 1:
+        raise UsageError(f"visuals_limit must be at least 1, got {visuals_limit}")
+    run = _Evaluation(protocol, families, visuals_dir, visuals_limit)
     declared = DepthKind(net.info.output_kind)
     total = len(data) if limit is None else min(limit, len(data))
     started = time.perf_counter()
@@ -270,6 +294,11 @@ def evaluate(
     )
     if output is not None:
         result = write_result(result, run.rows, Path(output))
+    if visuals_dir is not None and run.visual_entries:
+        from depthbench.leaderboard.visuals import write_visuals_index
+
+        write_visuals_index(visuals_dir, run.visual_entries, {
+            "model": name, "dataset": manifest.name, "split": split, "protocol_hash": protocol.hash})
     result.__dict__["_rows"] = run.rows  # per-sample table for callers (not serialised)
     return result
 
@@ -309,7 +338,7 @@ def evaluate_benchmark(
     net = create_model(model, **(kwargs.pop("model_options", None) or {})) if isinstance(model, str) else model
     results = []
     for protocol in bench.protocols():
-        output = Path(output_dir) / f"{protocol.dataset}.json" if output_dir else None
+        output = Path(output_dir) / f"{protocol.dataset}__{protocol.hash[:12]}.json" if output_dir else None
         root = (roots or {}).get(protocol.dataset)
         result = evaluate(net, protocol=protocol, root=root, output=output, **kwargs)
         if isinstance(model, str):

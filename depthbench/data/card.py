@@ -11,7 +11,10 @@ import yaml
 from depthbench.catalog import DatasetManifest
 from depthbench.data.prepared import prepared_splits, write_text_atomic
 
-_HUB_LICENSES = {"cc-by-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-sa-4.0", "mit", "apache-2.0", "cc0-1.0", "other"}
+_HUB_LICENSES = {
+    "cc-by-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-sa-4.0", "cc-by-3.0", "cc-by-nc-3.0", "cc-by-nc-sa-3.0",
+    "cc-by-sa-3.0", "mit", "apache-2.0", "cc0-1.0", "other",
+}
 
 
 def render_dataset_card(root: Path, manifest: DatasetManifest) -> str:

@@ -157,8 +157,10 @@ def load_dataset(name: str, split: str | None = None, root: str | Path | None = 
 
         prepare_dataset(manifest.name, source=None, out=folder, splits=[split])
     if not folder.exists():
-        raise DataError(
-            f"dataset {manifest.name!r}: prepared folder {folder} does not exist; run "
-            f"`depthbench prepare {manifest.name} --source RAW --out {folder}` or `depthbench download {manifest.name}`"
+        how = (
+            f"`depthbench prepare {manifest.name} --out {folder}`"
+            if manifest.auto_prepare
+            else f"`depthbench prepare {manifest.name} --source RAW --out {folder}` or `depthbench download {manifest.name}`"
         )
+        raise DataError(f"dataset {manifest.name!r}: prepared folder {folder} does not exist; run {how}")
     return PreparedDataset(folder, split, manifest)
