@@ -17,7 +17,7 @@ from depthbench.metrics.edges import edge_finalize, edge_stats
 def _numpy_sobel_magnitude(d: np.ndarray) -> np.ndarray:
     """Interior (H−2)×(W−2) Sobel magnitude written out term by term."""
     d = d.astype(np.float64)
-    c = lambda dy, dx: d[1 + dy : d.shape[0] - 1 + dy, 1 + dx : d.shape[1] - 1 + dx]  # noqa: E731
+    c = lambda dy, dx: d[1 + dy : d.shape[0] - 1 + dy, 1 + dx : d.shape[1] - 1 + dx]
     gx = (c(-1, 1) + 2 * c(0, 1) + c(1, 1)) - (c(-1, -1) + 2 * c(0, -1) + c(1, -1))
     gy = (c(1, -1) + 2 * c(1, 0) + c(1, 1)) - (c(-1, -1) + 2 * c(-1, 0) + c(-1, 1))
     return np.sqrt(gx**2 + gy**2)

@@ -18,7 +18,7 @@ OVERRIDES = {"metrics": FAMILIES}
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("quality_eval")
-    common = dict(limit=6, progress=False, overrides=OVERRIDES, n_boot=200)
+    common = {"limit": 6, "progress": False, "overrides": OVERRIDES, "n_boot": 200}
     a = evaluate("plane-prior", "synthetic-rooms", output=out / "plane.json", batch_size=4, **common)
     b = evaluate("constant", "synthetic-rooms", output=out / "constant.json", batch_size=4, **common)
     single = evaluate("plane-prior", "synthetic-rooms", batch_size=1, **common)

@@ -126,7 +126,7 @@ def test_cuda_matches_cpu(rng):
 @pytest.mark.parametrize("with_k", [True, False])
 def test_row_bands_equal_one_band(rng, monkeypatch, with_k):
     """CPU row bands (cache blocking) give the same sums as one whole-image band."""
-    import depthbench.metrics.filters as filters
+    from depthbench.metrics import filters
     from depthbench.metrics.edges import edge_stats
     from depthbench.metrics.ssim import ssim_stats
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
+from depthbench.metrics.core import MetricFamily, register_metric
 from depthbench.metrics.filters import correlate_valid, erode_valid, gaussian_taps, to_numpy_stats, to_tensors
 
 CANNY_SIGMA = math.sqrt(2.0)

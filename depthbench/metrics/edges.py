@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import banded_sum, correlate_valid, image_sums, erode_valid, to_numpy_stats, to_tensors
+from depthbench.metrics.core import MetricFamily, register_metric
+from depthbench.metrics.filters import (
+    banded_sum,
+    correlate_valid,
+    erode_valid,
+    image_sums,
+    to_numpy_stats,
+    to_tensors,
+)
 
 THRESHOLDS = (0.5, 0.25, 1.0)
 EDGE_OUTPUTS = ("edge_f1", "edge_precision", "edge_recall", "edge_f1_025", "edge_f1_100")

@@ -132,7 +132,7 @@ def back_project(depth: torch.Tensor, k: torch.Tensor, row0: int = 0) -> torch.T
     """Camera-frame points of B×H×W depth (camera z) with B×4 intrinsics (fx, fy, cx, cy):
     P(u, v) = z · ((u − cx)/fx, (v − cy)/fy, 1), pixel centres at integer (u, v); ``row0``: the
     image row of the first row of ``depth`` (for row bands). Returns B×3×H×W."""
-    b, h, w = depth.shape
+    _, h, w = depth.shape
     u = torch.arange(w, device=depth.device, dtype=torch.float32)
     v = torch.arange(row0, row0 + h, device=depth.device, dtype=torch.float32)
     kf = k.to(torch.float32)

@@ -22,8 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import back_project, banded_sum, image_sums, cross_valid, intrinsics_tensor, to_numpy_stats, to_tensors
+from depthbench.metrics.core import MetricFamily, register_metric
+from depthbench.metrics.filters import (
+    back_project,
+    banded_sum,
+    cross_valid,
+    image_sums,
+    intrinsics_tensor,
+    to_numpy_stats,
+    to_tensors,
+)
 from depthbench.types import Intrinsics
 
 NORMAL_OUTPUTS = ("normal_cos_dist", "normal_angle_mean", "normal_within_11", "normal_within_22", "normal_within_30")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
+from depthbench.metrics.core import MetricFamily, register_metric
 from depthbench.metrics.filters import back_project, intrinsics_tensor, to_tensors
 from depthbench.types import Intrinsics
 

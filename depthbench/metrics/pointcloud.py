@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
+from depthbench.metrics.core import MetricFamily, register_metric
 from depthbench.metrics.filters import back_project, intrinsics_tensor, to_tensors
 from depthbench.types import Intrinsics
 
@@ -44,7 +44,7 @@ def chamfer_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | N
     out = np.zeros((batch, 3), dtype=np.float64)
     if intrinsics is None:
         return out
-    k, present = intrinsics_tensor(intrinsics, batch, p.device)
+    k, _ = intrinsics_tensor(intrinsics, batch, p.device)
     for b in range(batch):
         if intrinsics[b] is None:
             continue

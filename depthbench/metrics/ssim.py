@@ -26,7 +26,15 @@ from typing import Any
 import torch
 
 from depthbench.metrics.core import MetricBatch, MetricFamily, register_metric
-from depthbench.metrics.filters import banded_sum, correlate_valid, erode_valid, gaussian_taps, image_sums, to_numpy_stats, to_tensors
+from depthbench.metrics.filters import (
+    banded_sum,
+    correlate_valid,
+    erode_valid,
+    gaussian_taps,
+    image_sums,
+    to_numpy_stats,
+    to_tensors,
+)
 
 GAUSSIAN_TAPS = gaussian_taps(1.5, 5)  # 11 taps: skimage's truncate=3.5 → radius int(3.5·1.5 + 0.5) = 5
 UNIFORM7_TAPS = [1.0 / 7.0] * 7
