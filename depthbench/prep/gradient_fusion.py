@@ -67,10 +67,11 @@ def depth_gradients(depth: torch.Tensor, valid: torch.Tensor | None = None) -> t
 
 def resize_gradients(grad: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinearly resize B×2×H×W [−1, 0, 1] gradients to ``size`` and rescale them to the new grid
-    (a gradient per two pixels scales with the pixel pitch: Gx·W'/W, Gy·H'/H)."""
+    (a gradient per two pixels scales with the pixel pitch: Gx·W/W', Gy·H/H' — halving the width
+    doubles the depth change per pixel)."""
     h, w = grad.shape[-2:]
     out = F.interpolate(grad, size=size, mode="bilinear", align_corners=False)
-    scale = torch.tensor([size[1] / w, size[0] / h], device=grad.device, dtype=grad.dtype).view(1, 2, 1, 1)
+    scale = torch.tensor([w / size[1], h / size[0]], device=grad.device, dtype=grad.dtype).view(1, 2, 1, 1)
     return out * scale
 
 
