@@ -166,10 +166,15 @@ def test_dilated_sgd_steps_lower_the_loss() -> None:
     torch.manual_seed(0)
     bins = LogBins(16, 0.5, 10.0)
     model = create_model("li2018-dilated-resnet152", num_bins=16, d_min=0.5, d_max=10.0).train()
-    images = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 48), indexing="ij")
-    gt = (1.0 + 6.0 * yy + 2.0 * xx).expand(2, 32, 48).clone()
-    optimiser = torch.optim.SGD(model.param_groups(0.01), momentum=0.9)
+    images = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 32), indexing="ij")
+    gt = (1.0 + 6.0 * yy + 2.0 * xx).expand(2, 24, 32).clone()
+    # the encoder is frozen to keep CPU time low (a dilated ResNet-152 backward is slow on CPU);
+    # its BN still uses batch statistics, and the fusion/classifier/deconvolution layers learn
+    for p in [*model.stem.parameters(), *model.stages.parameters()]:
+        p.requires_grad_(False)
+    head = [g for g in model.param_groups(0.01) if g["name"] == "head"]
+    optimiser = torch.optim.SGD(head, momentum=0.9)
 
     def loss_value() -> float:
         torch.manual_seed(123)  # the same dropout mask at every evaluation
