@@ -1,7 +1,7 @@
 """Inference time and parameter counts of the Li et al. models, and the IRLS depth/gradient fusion
 against a generic optimiser (L-BFGS-B on the same objective) as the straightforward reference.
 
-    python benchmarks/li_throughput.py [--device cpu|cuda] [--repeats 3] [--models NAME ...]
+    PYTHONPATH=. python benchmarks/li_throughput.py [--device cpu|cuda] [--repeats 3] [--models NAME ...]
                                        [--out benchmarks/results/li_models.md]
 
 Models run in eval mode under ``torch.no_grad`` on a batch of one at their input size (random
@@ -130,7 +130,7 @@ def main() -> None:
         "",
         f"Date: {datetime.date.today().isoformat()}. Device: {device}. torch {torch.__version__}. "
         f"Load average at the end of the run: {load:.1f}.",
-        f"Command: `python benchmarks/li_throughput.py --device {args.device} --repeats {args.repeats}`.",
+        f"Command: `PYTHONPATH=. python benchmarks/li_throughput.py --device {args.device} --repeats {args.repeats}`.",
         "Batch 1, eval mode, `torch.no_grad`, random weights; median and min of the repeats after one warm-up.",
         "",
         "| model | parameters | input | raw output | median s | min s |",
