@@ -128,8 +128,10 @@ def main() -> None:
     lines = [
         "# Li et al. models: inference time and parameter counts",
         "",
-        f"Date: {datetime.date.today().isoformat()}. Device: {device}. torch {torch.__version__}. "
-        f"Load average at the end of the run: {load:.1f}.",
+        (
+            f"Date: {datetime.date.today().isoformat()}. Device: {device}. torch {torch.__version__}. "
+            f"Load average at the end of the run: {load:.1f}."
+        ),
         f"Command: `PYTHONPATH=. python benchmarks/li_throughput.py --device {args.device} --repeats {args.repeats}`.",
         "Batch 1, eval mode, `torch.no_grad`, random weights; median and min of the repeats after one warm-up.",
         "",

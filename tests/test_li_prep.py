@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -18,7 +19,14 @@ from depthbench.prep.gradient_fusion import (
     fusion_objective,
     resize_gradients,
 )
-from depthbench.prep.quantize import IGNORE_INDEX, LogBins, depth_to_labels, hard_max, labels_to_depth, soft_weighted_sum
+from depthbench.prep.quantize import (
+    IGNORE_INDEX,
+    LogBins,
+    depth_to_labels,
+    hard_max,
+    labels_to_depth,
+    soft_weighted_sum,
+)
 
 # ---------------------------------------------------------------- quantization
 
@@ -113,7 +121,7 @@ def test_depth_gradients_match_loop_oracle_and_mask() -> None:
     d[2, 3] = 0.0  # invalid pixel
     grad, valid = depth_gradients(torch.from_numpy(d)[None])
     gx, gy = _loop_gradients(d)
-    assert valid[0, 0, 2, 2] == False and valid[0, 0, 2, 4] == False and valid[0, 1, 1, 3] == False  # noqa: E712
+    assert not valid[0, 0, 2, 2] and not valid[0, 0, 2, 4] and not valid[0, 1, 1, 3]
     assert valid[0, 0, :, 0].sum() == 0 and valid[0, 1, 0, :].sum() == 0
     v = valid[0].numpy()
     assert np.allclose(grad[0, 0].numpy()[v[0]], gx[v[0]])
@@ -159,7 +167,7 @@ def test_fusion_irls_objective_never_increases() -> None:
     values = [fusion_objective(noisy, noisy, gx_n, gy_n)]
     for it in range(1, 6):
         values.append(fusion_objective(fuse_depth_gradients(noisy, gx_n, gy_n, iterations=it, tol=0), noisy, gx_n, gy_n))
-    assert all(b <= a + 1e-6 for a, b in zip(values, values[1:]))
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(values))
     assert values[-1] < values[0]
 
 
@@ -168,9 +176,11 @@ def test_fusion_objective_matches_generic_optimiser() -> None:
     d_hat = rng.uniform(1, 3, size=(5, 6))
     gx, gy = rng.normal(0, 0.3, (5, 6)), rng.normal(0, 0.3, (5, 6))
 
+    def phi(x: np.ndarray) -> np.ndarray:
+        return np.sqrt(x * x + 1e-4)
+
     def objective(v: np.ndarray) -> float:  # written from the formula, independently of the module
         d = v.reshape(5, 6)
-        phi = lambda x: np.sqrt(x * x + 1e-4)  # noqa: E731
         rx = (d[:, 2:] - d[:, :-2]) - gx[:, 1:-1]
         ry = (d[2:, :] - d[:-2, :]) - gy[1:-1, :]
         return float(phi(d - d_hat).sum() + 10 * (phi(rx).sum() + phi(ry).sum()))
