@@ -16,6 +16,7 @@ from depthbench.types import DepthKind
 LI_MODELS = [
     "li2017-multiscale-vgg16",
     "li2017-multiscale-vgg16-grad",
+    "li2017-multiscale-vgg16-fused",
     "li2017-twostream-vgg16",
     "li2017-twostream-vgg19",
     "li2017-twostream-resnet50",
@@ -74,6 +75,7 @@ def dilated_params(k: int = 200, width: int = 256) -> int:
 EXPECTED_PARAMS = {
     "li2017-multiscale-vgg16": lambda: multiscale_params(1),
     "li2017-multiscale-vgg16-grad": lambda: multiscale_params(2),
+    "li2017-multiscale-vgg16-fused": lambda: multiscale_params(1) + multiscale_params(2),
     "li2017-twostream-vgg16": lambda: twostream_params("vgg16"),
     "li2017-twostream-vgg19": lambda: twostream_params("vgg19"),
     "li2017-twostream-resnet50": lambda: twostream_params("resnet50"),
@@ -83,6 +85,7 @@ EXPECTED_PARAMS = {
 RAW_CHANNELS = {
     "li2017-multiscale-vgg16": 1,
     "li2017-multiscale-vgg16-grad": 2,
+    "li2017-multiscale-vgg16-fused": 3,
     "li2017-twostream-vgg16": 4,
     "li2017-twostream-vgg19": 4,
     "li2017-twostream-resnet50": 4,
@@ -187,3 +190,16 @@ def test_dilated_sgd_steps_lower_the_loss() -> None:
         classification_loss(model(model.normalize(images)), gt, bins).backward()
         optimiser.step()
     assert loss_value() < before * 0.9
+
+
+def test_fused_pipeline_output_is_irls_fusion_of_its_streams() -> None:
+    model = create_model("li2017-multiscale-vgg16-fused", fusion_iterations=5)
+    raw = torch.zeros(1, 3, 12, 14, dtype=torch.float64)
+    yy, xx = torch.meshgrid(torch.arange(12.0), torch.arange(14.0), indexing="ij")
+    truth = 2.0 + 0.05 * xx + 0.02 * yy
+    raw[0, 0] = torch.log(truth + 0.05 * torch.randn(12, 14, generator=torch.Generator().manual_seed(0)))
+    raw[0, 1, :, 1:-1] = truth[:, 2:] - truth[:, :-2]
+    raw[0, 2, 1:-1, :] = truth[2:, :] - truth[:-2, :]
+    fused = model.output_to_depth(raw)
+    assert fused.shape == (1, 12, 14) and fused.dtype == torch.float64
+    assert (fused[0] - truth).abs().mean() < (raw[0, 0].exp() - truth).abs().mean() / 2

@@ -25,11 +25,14 @@ absolute rates of Eigen & Fergus' table, which seed 002 follows): 1.1–1.5 ×0.
 Raw output: log depth (D = 1; ``output_to_depth`` = exp, kind METRIC, metres) or linear-depth
 gradients with the [−1, 0, 1] filters on the 111×150 grid (D = 2, ``depthbench.prep.gradient_fusion``);
 the gradient network has no depth output on its own: fuse it with a depth map via
-``fuse_depth_gradients``.
+``fuse_depth_gradients``. ``li2017-multiscale-vgg16-fused`` is that full pipeline: the depth and
+the gradient networks side by side, and at inference the depth exp(log depth) refined with the
+predicted gradients by IRLS (``depthbench.prep.gradient_fusion``, ω = 10, ε = 1e-4), kind METRIC.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,6 +50,7 @@ from depthbench.models._li_blocks import (
     resize,
 )
 from depthbench.models.base import ModelInfo, TorchDepthModel
+from depthbench.prep.gradient_fusion import FUSION_EPS, FUSION_OMEGA, fuse_depth_gradients
 from depthbench.types import DepthKind, Prediction
 
 PAPER = "li2016multiscale"
@@ -140,6 +144,55 @@ class Li2017MultiScale(TorchDepthModel):
         )
 
 
+class Li2017MultiScaleFused(TorchDepthModel):
+    """Depth network + gradient network, fused by optimisation at inference (seed 002 pipeline).
+
+    Raw output B×3×111×150: log depth, Gx, Gy (train the two networks with their own set losses on
+    channels 0 and 1–2). ``output_to_depth`` runs the IRLS fusion per image on the CPU (not
+    differentiable; for evaluation).
+    """
+
+    def __init__(
+        self,
+        name: str = "li2017-multiscale-vgg16-fused",
+        pretrained: bool = False,
+        fusion_iterations: int = 10,
+        omega: float = FUSION_OMEGA,
+        eps: float = FUSION_EPS,
+    ) -> None:
+        super().__init__()
+        self.info = ModelInfo(
+            name=name,
+            output_kind=DepthKind.METRIC,
+            input_size=LI_INPUT_SIZE,
+            paper=PAPER,
+            extra={"raw_output": "log_depth,grad_x,grad_y", "output_size": FINE_SIZE, "omega": omega, "eps": eps},
+        )
+        self.depth_net = Li2017MultiScale(f"{name}:depth", out_channels=1, pretrained=pretrained)
+        self.gradient_net = Li2017MultiScale(f"{name}:grad", out_channels=2, pretrained=pretrained)
+        self.fusion_iterations = fusion_iterations
+        self.omega = omega
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised B×3×232×310 → B×3×111×150 (log depth, Gx, Gy)."""
+        return torch.cat([self.depth_net(x), self.gradient_net(x)], dim=1)
+
+    def output_to_depth(self, raw: torch.Tensor) -> torch.Tensor:
+        """D* = IRLS fusion of exp(log depth) with (Gx, Gy), per image → B×111×150 metres."""
+        arr = raw.detach().double().cpu().numpy()
+        fused = [
+            fuse_depth_gradients(np.exp(a[0]), a[1], a[2], self.omega, self.eps, self.fusion_iterations) for a in arr
+        ]
+        return torch.from_numpy(np.stack(fused)).to(device=raw.device, dtype=raw.dtype)
+
+    def param_groups(self, base_lr: float) -> list[dict]:
+        groups = []
+        for prefix, net in (("depth", self.depth_net), ("grad", self.gradient_net)):
+            groups += [{**g, "name": f"{prefix}.{g['name']}"} for g in net.param_groups(base_lr)]
+        return groups
+
+
 @register_model("li2017-multiscale-vgg16")
 def li2017_multiscale_vgg16(pretrained: bool = False) -> Li2017MultiScale:
     """Seed 002 depth network: VGG-16 multi-scale, log depth at 111×150 (METRIC via exp)."""
@@ -150,3 +203,11 @@ def li2017_multiscale_vgg16(pretrained: bool = False) -> Li2017MultiScale:
 def li2017_multiscale_vgg16_grad(pretrained: bool = False) -> Li2017MultiScale:
     """Seed 002 gradient network: same layout with D = 2 (x/y linear-depth gradients)."""
     return Li2017MultiScale("li2017-multiscale-vgg16-grad", out_channels=2, pretrained=pretrained)
+
+
+@register_model("li2017-multiscale-vgg16-fused")
+def li2017_multiscale_vgg16_fused(
+    pretrained: bool = False, fusion_iterations: int = 10, omega: float = FUSION_OMEGA, eps: float = FUSION_EPS
+) -> Li2017MultiScaleFused:
+    """Seed 002 full pipeline: depth and gradient networks, depth refined by IRLS fusion."""
+    return Li2017MultiScaleFused("li2017-multiscale-vgg16-fused", pretrained, fusion_iterations, omega, eps)
