@@ -5,7 +5,8 @@ against a generic optimiser (L-BFGS-B on the same objective) as the straightforw
                                        [--out benchmarks/results/li_models.md]
 
 Models run in eval mode under ``torch.no_grad`` on a batch of one at their input size (random
-weights: speed does not depend on the values). ``--device cuda`` times on a GPU (synchronising
+weights: speed does not depend on the values); the time is the network forward only (for the
+``-fused`` pipeline add the IRLS fusion row of the second table). ``--device cuda`` times on a GPU (synchronising
 around each call); the recorded results say which device they came from.
 """
 
@@ -29,6 +30,7 @@ from depthbench.prep.gradient_fusion import fuse_depth_gradients, fusion_objecti
 LI_MODELS = [
     "li2017-multiscale-vgg16",
     "li2017-multiscale-vgg16-grad",
+    "li2017-multiscale-vgg16-fused",
     "li2017-twostream-vgg16",
     "li2017-twostream-vgg19",
     "li2017-twostream-resnet50",

@@ -111,12 +111,16 @@ class Li2017MultiScale(TorchDepthModel):
 
     def output_to_depth(self, raw: torch.Tensor) -> torch.Tensor:
         """Log depth → metres: exp(raw[:, 0]). The gradient network has no depth output."""
+        self._require_depth_output()
+        return torch.exp(raw[:, 0])
+
+    def _require_depth_output(self) -> None:
         if self.out_channels != 1:
             raise UsageError(
                 f"{self.info.name} predicts depth gradients, not depth; use predict_gradients() and "
-                "depthbench.prep.gradient_fusion.fuse_depth_gradients with a depth model"
+                "depthbench.prep.gradient_fusion.fuse_depth_gradients with a depth model "
+                "(or the li2017-multiscale-vgg16-fused model)"
             )
-        return torch.exp(raw[:, 0])
 
     def predict_gradients(self, images: torch.Tensor) -> torch.Tensor:
         """B×3×H×W RGB in [0, 1] → B×2×111×150 [−1, 0, 1] depth gradients (gradient network only)."""
@@ -126,8 +130,7 @@ class Li2017MultiScale(TorchDepthModel):
         return self(self.normalize(x))
 
     def predict(self, images: torch.Tensor) -> Prediction:
-        if self.out_channels != 1:
-            self.output_to_depth(images)  # raises the explanatory UsageError
+        self._require_depth_output()
         return super().predict(images)
 
     def param_groups(self, base_lr: float) -> list[dict]:
