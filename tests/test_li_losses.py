@@ -114,9 +114,11 @@ def test_single_loss_matches_numpy_oracle() -> None:
     assert parts["set"].item() == 0.0
 
 
-def test_set_loss_backpropagates() -> None:
-    model = PerPixelModel()
-    parts = LiSetLoss()(model, _images(), torch.rand(2, 12, 16) + 1, step=0)
+@pytest.mark.parametrize("gradients", [False, True])
+def test_set_loss_backpropagates(gradients: bool) -> None:
+    model = PerPixelModel(gradients=gradients)
+    loss = LiSetLoss("gradients" if gradients else "log_depth")
+    parts = loss(model, _images(), torch.rand(2, 12, 16) + 1, step=0)
     parts["loss"].backward()
     assert model.head[0].weight.grad is not None and model.head[0].weight.grad.abs().sum() > 0
 
