@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from depthbench.losses.li_set_loss import (
-    LI_LOSSES,
+    LI_MODEL_LOSSES,
     ImageTransform,
     LiClassificationLoss,
     LiCombinationLoss,
@@ -163,6 +163,36 @@ def test_classification_loss_matches_numpy_cross_entropy() -> None:
 
 
 def test_registration_table_builds_every_loss() -> None:
-    built = {name: factory() for name, factory in LI_LOSSES.items()}
+    built = {name: factory() for name, factory in LI_MODEL_LOSSES.items()}
     assert isinstance(built["li-set-gradients"], LiSetLoss) and built["li-set-gradients"].target == "gradients"
     assert isinstance(built["li-classification"], LiClassificationLoss)
+
+
+def test_registered_losses_match_oracles() -> None:
+    from depthbench.losses import get_loss, list_losses
+
+    assert {"li-log-depth", "li-depth-gradient", "li-classification"} <= set(list_losses())
+    rng = np.random.default_rng(4)
+    pred = torch.from_numpy(rng.normal(size=(2, 6, 7)))
+    target = torch.from_numpy(rng.uniform(0.5, 5.0, size=(2, 6, 7)))
+    mask = torch.from_numpy(rng.random((2, 6, 7)) > 0.2)
+    diff = (pred - torch.log(target))[mask]
+    assert torch.isclose(get_loss("li-log-depth")(pred, target, mask), (diff**2).mean())
+    clipped = torch.where(diff.abs() <= 0.1, diff**2, 0.2 * diff.abs() - 0.01).mean()
+    assert torch.isclose(get_loss("li-log-depth")(pred, target, mask, step=10), clipped)
+    grad_pred = torch.from_numpy(rng.normal(size=(2, 2, 6, 7)))
+    t = target.numpy()
+    m = mask.numpy()
+    gx = t[:, :, 2:] - t[:, :, :-2]
+    gy = t[:, 2:, :] - t[:, :-2, :]
+    vx = m[:, :, 2:] & m[:, :, :-2]
+    vy = m[:, 2:, :] & m[:, :-2, :]
+    rx = (grad_pred[:, 0, :, 1:-1].numpy() - gx)[vx]
+    ry = (grad_pred[:, 1, 1:-1, :].numpy() - gy)[vy]
+    expected = (np.sum(rx**2) + np.sum(ry**2)) / (rx.size + ry.size)
+    assert np.isclose(get_loss("li-depth-gradient")(grad_pred, target, mask).item(), expected)
+    logits = torch.from_numpy(rng.normal(size=(2, 10, 6, 7)))
+    bins = LogBins(10, 0.5, 10.0)
+    assert torch.isclose(
+        get_loss("li-classification")(logits, target, mask, num_bins=10), classification_loss(logits, target, bins, mask)
+    )

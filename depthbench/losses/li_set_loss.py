@@ -27,7 +27,11 @@ with D the final log depth and G_est the gradient stream's output (both in the m
 Classification loss (seed 003): multinomial logistic loss = cross entropy between bin logits and the
 log-space bin labels of ``depthbench.prep.quantize`` (ignore index −1).
 
-Registration: ``LI_LOSSES`` maps the names to the factories, for the LOSSES registry.
+Registration. The per-batch pieces have the ``LOSSES`` signature ``loss(pred, target, mask, **options)``
+and are registered there: ``li-log-depth`` (pred log depth B×H×W), ``li-depth-gradient`` (pred
+B×2×H×W x/y gradients), ``li-classification`` (pred B×K×H×W logits); ``target`` is depth in metres.
+The set and combination losses must run the model on the transformed images, so they are objects
+called as ``loss(model, images, gt_depth, valid, step)``; ``LI_MODEL_LOSSES`` names their factories.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from depthbench.errors import UsageError
+from depthbench.losses import register_loss
 from depthbench.prep.gradient_fusion import depth_gradients
 from depthbench.prep.quantize import IGNORE_INDEX, LogBins, depth_to_labels
 
@@ -195,14 +200,12 @@ class LiSetLoss:
         self, predictions: Sequence[torch.Tensor], gt_depth: torch.Tensor, valid: torch.Tensor | None, step: int
     ) -> dict[str, torch.Tensor]:
         """The loss from already realigned predictions (each B×C×h×w, C = 1 or 2)."""
-        size = tuple(predictions[0].shape[-2:])
-        depth, mask = resize_target(gt_depth.to(predictions[0].device), None if valid is None else valid.to(predictions[0].device), size)
-        if self.target == "log_depth":
-            target = torch.log(torch.where(mask, depth, torch.ones_like(depth)))
-        else:
-            target, mask = depth_gradients(depth, mask)
+        single_loss = li_log_depth_loss if self.target == "log_depth" else li_depth_gradient_loss
+        device = predictions[0].device
+        gt_depth = gt_depth.to(device)
+        valid = None if valid is None else valid.to(device)
         single = torch.stack(
-            [masked_mean(clipped_square(p - target, step, self.clip, self.clip_steps), mask) for p in predictions]
+            [single_loss(p, gt_depth, valid, step, self.clip, self.clip_steps) for p in predictions]
         ).mean()
         consistency = set_consistency(predictions, step, self.clip, self.clip_steps)
         return {"loss": single + self.lam * consistency, "single": single, "set": consistency}
@@ -290,12 +293,70 @@ class LiClassificationLoss:
         return {"loss": loss}
 
 
+def _with_step(step: int | None, clip_steps: int) -> tuple[int, int]:
+    """``step=None`` (a trainer that does not count steps) means no clipping."""
+    return (0, 0) if step is None else (step, clip_steps)
+
+
+@register_loss("li-log-depth")
+def li_log_depth_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    step: int | None = None,
+    clip: float = DIFF_CLIP,
+    clip_steps: int = CLIP_STEPS,
+) -> torch.Tensor:
+    """Single-image loss of seeds 001/002: mean over valid pixels of h(pred − log target), pred = log
+    depth B×H×W, target = depth (m, resized to pred's grid by nearest neighbour). h clips the
+    difference to [−0.1, 0.1] in the gradient while ``step < clip_steps`` (no clipping when
+    ``step`` is None)."""
+    if pred.ndim == 4:
+        pred = pred[:, 0]
+    depth, valid = resize_target(target, mask, tuple(pred.shape[-2:]))
+    log_target = torch.log(torch.where(valid, depth, torch.ones_like(depth)))[:, 0]
+    step, clip_steps = _with_step(step, clip_steps)
+    return masked_mean(clipped_square(pred - log_target, step, clip, clip_steps), valid[:, 0])
+
+
+@register_loss("li-depth-gradient")
+def li_depth_gradient_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    step: int | None = None,
+    clip: float = DIFF_CLIP,
+    clip_steps: int = CLIP_STEPS,
+) -> torch.Tensor:
+    """Gradient-network loss of seeds 001/002: mean over valid gradient entries of h(pred − ∇target),
+    pred = B×2×H×W x/y gradients, ∇ = [−1, 0, 1] filters on linear depth at pred's grid."""
+    if pred.ndim != 4 or pred.shape[1] != 2:
+        raise UsageError(f"li-depth-gradient: pred must be B×2×H×W (x/y gradients), got {tuple(pred.shape)}")
+    depth, valid = resize_target(target, mask, tuple(pred.shape[-2:]))
+    grad, grad_valid = depth_gradients(depth, valid)
+    step, clip_steps = _with_step(step, clip_steps)
+    return masked_mean(clipped_square(pred - grad, step, clip, clip_steps), grad_valid)
+
+
+@register_loss("li-classification")
+def li_classification_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    num_bins: int = 200,
+    d_min: float = 0.5,
+    d_max: float = 10.0,
+) -> torch.Tensor:
+    """Multinomial logistic loss of seed 003 on B×K×H×W logits (``classification_loss``)."""
+    return classification_loss(pred, target, LogBins(num_bins, d_min, d_max), mask)
+
+
 def li_set_gradient_loss(**options: object) -> LiSetLoss:
     """The set loss on x/y depth gradients (gradient networks)."""
     return LiSetLoss(target="gradients", **options)  # type: ignore[arg-type]
 
 
-LI_LOSSES = {
+LI_MODEL_LOSSES = {
     "li-set-log-depth": LiSetLoss,
     "li-set-gradients": li_set_gradient_loss,
     "li-combination": LiCombinationLoss,
