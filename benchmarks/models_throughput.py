@@ -49,7 +49,8 @@ def synchronize(device: torch.device) -> None:
 
 def throughput(
     model: torch.nn.Module, size: int, batch: int, iters: int, warmup: int, device: torch.device, amp: bool
-) -> float:
+) -> tuple[float, float]:
+    """(images/s by wall clock, process CPU seconds per image over all threads)."""
     x = torch.randn(batch, 3, size, size, device=device)
     autocast = (
         torch.autocast(
@@ -63,11 +64,13 @@ def throughput(
             model(x)
         synchronize(device)
         start = time.perf_counter()
+        cpu_start = time.process_time()
         for _ in range(iters):
             model(x)
         synchronize(device)
         elapsed = time.perf_counter() - start
-    return batch * iters / elapsed
+        cpu = time.process_time() - cpu_start
+    return batch * iters / elapsed, cpu / (batch * iters)
 
 
 def main() -> None:
@@ -80,6 +83,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--models", nargs="*", default=MODELS)
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "models_throughput.md"
@@ -87,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for name in args.models:
@@ -94,12 +100,14 @@ def main() -> None:
         model = create_model(name).eval().to(device)
         params = model.num_parameters()
         madds = count_madds(model, args.size, device)
-        ips = throughput(model, args.size, args.batch_size, args.iters, args.warmup, device, args.amp)
+        ips, cpu_per_image = throughput(
+            model, args.size, args.batch_size, args.iters, args.warmup, device, args.amp
+        )
         paper = PAPER_PARAMS.get(name)
         paper_text = f"{paper / 1e6:.1f}" if paper else "–"
         delta = f"{100 * (params / paper - 1):+.1f} %" if paper else "–"
         rows.append(
-            f"| {name} | {params / 1e6:.2f} | {paper_text} | {delta} | {madds / 1e9:.2f} | {ips:.2f} | {1000 / ips:.1f} |"
+            f"| {name} | {params / 1e6:.2f} | {paper_text} | {delta} | {madds / 1e9:.2f} | {ips:.2f} | {1000 / ips:.1f} | {cpu_per_image:.2f} |"
         )
         print(rows[-1], flush=True)
         del model
@@ -122,11 +130,12 @@ def main() -> None:
             f"- 1-minute load average before / after: {load_before:.1f} / {load_after:.1f} "
             "(CPU numbers from a shared machine are only comparable at similar load)"
         ),
+        "- CPU s/image: process CPU time (all threads) per image; less sensitive to other processes than wall time",
         "- MAdds: FlopCounterMode FLOPs / 2 for one image (convolutions and matrix products only)",
         "- command: `python benchmarks/models_throughput.py " + " ".join(sys.argv[1:]) + "`",
         "",
-        "| model | params (M) | paper (M) | Δ | MAdds (G) | images/s | ms/image |",
-        "|---|---|---|---|---|---|---|",
+        "| model | params (M) | paper (M) | Δ | MAdds (G) | images/s | ms/image | CPU s/image |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]

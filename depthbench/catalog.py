@@ -139,6 +139,7 @@ class DatasetManifest(_Strict):
     default_gt_variant: str = "default"
     eval: EvalDefaults = Field(default_factory=EvalDefaults)
     stats: DatasetStats = Field(default_factory=DatasetStats)
+    needs_source: bool = Field(default=True, description="False for generated data: prepare takes no --source")
     auto_prepare: bool = Field(
         default=False, description="built-in data generated on first use; its preparer takes splits=[...]"
     )

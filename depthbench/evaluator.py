@@ -93,9 +93,15 @@ def _resize(depth: torch.Tensor, hw: tuple[int, int], mode: str) -> torch.Tensor
 class _Evaluation:
     """State of one (model, protocol) run."""
 
-    def __init__(self, protocol: EvalProtocol, families: list[str]) -> None:
+    def __init__(self, protocol: EvalProtocol, families: list[str], visuals: Path | None = None,
+                 visuals_limit: int = 0) -> None:
         self.protocol = protocol
+        self.visuals_dir = visuals
+        self.visuals_limit = visuals_limit
+        self.visual_entries: list[dict[str, Any]] = []
         self.accumulators = {name: MetricAccumulator(METRICS.get(name)) for name in families}
+        # Per-image statistics of every family (B×K blocks): the bootstrap resamples these.
+        self.image_stats: dict[str, list[np.ndarray]] = {name: [] for name in families}
         self.rows: list[dict[str, Any]] = []
         self.status: Counter[str] = Counter()
 
@@ -115,6 +121,7 @@ class _Evaluation:
         elif bool((aligned[mask] <= 0).any()):
             raise DataError("aligned prediction has non-positive depth on valid pixels and clamp_prediction is off")
         self.status.update(info.status)
+        self._save_visuals(samples, aligned, gt_safe, mask)
         batch = MetricBatch(
             pred=aligned,
             gt=gt_safe,
@@ -125,10 +132,7 @@ class _Evaluation:
             intrinsics=[s.intrinsics for s in samples],
             params={"min_depth": p.min_depth, "max_depth": p.max_depth},
         )
-        per_image: dict[str, np.ndarray] = {}
-        for name, acc in self.accumulators.items():
-            if acc.family.target == "dense":
-                per_image.update(acc.update(acc.family.stats(batch)))
+        per_image = self._update(batch, "dense")
         for b, sample in enumerate(samples):
             row = {"sample_id": sample.meta.sample_id, "scene_id": sample.meta.scene_id,
                    "align_scale": float(info.scale[b]), "align_shift": float(info.shift[b]),
@@ -136,24 +140,56 @@ class _Evaluation:
             row.update({k: float(v[b]) for k, v in per_image.items()})
             self.rows.append(row)
 
+    def _save_visuals(self, samples: list[Sample], aligned: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> None:
+        """PNG visualisations of the first ``visuals_limit`` dense samples (leaderboard galleries)."""
+        if self.visuals_dir is None:
+            return
+        from depthbench.leaderboard.visuals import save_visuals
+
+        for b, sample in enumerate(samples):
+            if len(self.visual_entries) >= self.visuals_limit:
+                return
+            files = save_visuals(self.visuals_dir, sample, aligned[b], gt[b], mask[b], self.protocol.max_depth)
+            self.visual_entries.append({"sample_id": sample.meta.sample_id, "files": files})
+
     def add_ordinal(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind) -> None:
         pred_raw = _resize(raw, samples[0].hw, "bilinear")
         batch = MetricBatch(pred=pred_raw, pred_raw=pred_raw, pred_kind=kind,
                             ordinal_pairs=[s.ordinal_pairs for s in samples])  # type: ignore[misc]
-        per_image: dict[str, np.ndarray] = {}
-        for acc in self.accumulators.values():
-            if acc.family.target == "ordinal":
-                per_image.update(acc.update(acc.family.stats(batch)))
+        per_image = self._update(batch, "ordinal")
         for b, sample in enumerate(samples):
             row = {"sample_id": sample.meta.sample_id, "scene_id": sample.meta.scene_id}
             row.update({k: float(v[b]) for k, v in per_image.items()})
             self.rows.append(row)
 
+    def _update(self, batch: MetricBatch, target: str) -> dict[str, np.ndarray]:
+        """Feed every family of ``target``; per-image values and ``stat.<family>.<name>`` columns."""
+        from depthbench.stats import stat_column
+
+        per_image: dict[str, np.ndarray] = {}
+        for name, acc in self.accumulators.items():
+            if acc.family.target == target:
+                stats = np.atleast_2d(np.asarray(acc.family.stats(batch), dtype=np.float64))
+                self.image_stats[name].append(stats)
+                per_image.update(acc.update(stats))
+                per_image.update({stat_column(name, s): stats[:, k] for k, s in enumerate(acc.family.stat_names)})
+        return per_image
+
     def metrics(self) -> dict[str, float]:
+        """Aggregates of every family that counted at least one image (families that skip every
+        image, e.g. planarity without plane masks, report nothing rather than NaN)."""
         out: dict[str, float] = {}
         for acc in self.accumulators.values():
-            out.update(acc.compute(self.protocol.averaging))
+            if acc.images > 0:
+                out.update(acc.compute(self.protocol.averaging))
         return out
+
+    def intervals(self, n_boot: int, seed: int) -> dict[str, tuple[float, float]]:
+        """95 % bootstrap intervals (resampling images) of every reported aggregate."""
+        from depthbench.stats import bootstrap_intervals
+
+        tables = {name: np.concatenate(blocks) for name, blocks in self.image_stats.items() if blocks}
+        return bootstrap_intervals(tables, self.protocol.averaging, n_boot=n_boot, seed=seed)
 
 
 def _model_name(model: Any, spec: str | None) -> str:
@@ -173,10 +209,19 @@ def evaluate(
     limit: int | None = None,
     progress: bool = True,
     model_options: dict[str, Any] | None = None,
+    intervals: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    save_visuals: str | Path | None = None,
+    visuals_limit: int = 8,
 ) -> Result:
     """Evaluate ``model`` (registered name, ``hf:``/``ckpt:``/``module:callable`` spec, or a
     ``DepthModel``) on ``dataset`` under ``protocol`` (default: the dataset's own, with
     ``overrides``). Writes ``output`` (result JSON) and ``<output stem>.samples.parquet`` when given.
+    ``intervals``: fill ``Result.intervals`` with seeded 95 % bootstrap intervals (``n_boot``
+    resamples of the images, ``seed``; see depthbench.stats).
+    ``save_visuals``: a folder for PNG visualisations (RGB, GT, prediction, error, edges, normals;
+    ``depthbench.leaderboard.visuals``) of the first ``visuals_limit`` dense samples.
     """
     if protocol is None:
         if dataset is None:
@@ -197,7 +242,10 @@ def evaluate(
     data: PreparedDataset = load_dataset(manifest.name, split, root)
     discover_metrics()
     families = [METRICS.canonical(m) for m in protocol.metrics]
-    run = _Evaluation(protocol, families)
+    visuals_dir = Path(save_visuals) if save_visuals is not None else None
+    if visuals_dir is not None and visuals_limit < 1:
+        raise UsageError(f"visuals_limit must be at least 1, got {visuals_limit}")
+    run = _Evaluation(protocol, families, visuals_dir, visuals_limit)
     declared = DepthKind(net.info.output_kind)
     total = len(data) if limit is None else min(limit, len(data))
     started = time.perf_counter()
@@ -236,6 +284,7 @@ def evaluate(
         protocol=protocol,
         protocol_hash=protocol.hash,
         metrics=metrics,
+        intervals={k: v for k, v in run.intervals(n_boot, seed).items() if k in metrics} if intervals else {},
         images_evaluated=evaluated,
         images_skipped=len(run.rows) - evaluated,
         alignment_status=dict(run.status),
@@ -245,6 +294,11 @@ def evaluate(
     )
     if output is not None:
         result = write_result(result, run.rows, Path(output))
+    if visuals_dir is not None and run.visual_entries:
+        from depthbench.leaderboard.visuals import write_visuals_index
+
+        write_visuals_index(visuals_dir, run.visual_entries, {
+            "model": name, "dataset": manifest.name, "split": split, "protocol_hash": protocol.hash})
     result.__dict__["_rows"] = run.rows  # per-sample table for callers (not serialised)
     return result
 

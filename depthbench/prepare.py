@@ -96,6 +96,6 @@ def prepare_dataset(name: str, source: str | Path | None, out: str | Path, **ove
     source_path = Path(source) if source is not None else None
     if source_path is not None and not source_path.exists():
         raise DataError(f"--source {source_path}: folder does not exist")
-    if source_path is None and not manifest.auto_prepare:
+    if source_path is None and manifest.needs_source:
         raise UsageError(f"dataset {manifest.name!r} needs --source (raw files; see README 'Datasets')")
     return preparer(manifest, source_path, Path(out), **options)

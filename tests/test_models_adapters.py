@@ -157,3 +157,20 @@ def test_checkpoint_damage_is_detected(tmp_path: Path) -> None:
         load_checkpoint_model(tmp_path / "a")
     with pytest.raises(UsageError):
         save_checkpoint_model(model, "lrn-mobilenetv2", {"bad": object()}, tmp_path / "c")
+
+
+def test_models_run_through_the_evaluator(tmp_path: Path) -> None:
+    """A reference model (UTS) and a transformers model (UTSS) evaluate end to end on two frames."""
+    import numpy as np
+
+    from depthbench.evaluator import evaluate
+    from depthbench.prepare import prepare_dataset
+
+    root = tmp_path / "rooms"
+    prepare_dataset("synthetic-rooms", None, root, frames={"test": 2}, splits=["test"])
+    hf_folder = tiny_dpt(tmp_path / "dpt")
+    for spec, kind in [("lrn-mobilenetv2", "uts"), (f"hf:{hf_folder}", "utss")]:
+        result = evaluate(spec, "synthetic-rooms", root=root, progress=False)
+        assert result.model.output_kind == kind
+        assert result.images_evaluated == 2
+        assert all(np.isfinite(v) for v in result.metrics.values())

@@ -29,8 +29,12 @@ def oracle_fill(rgb: np.ndarray, depth: np.ndarray, alpha: float = 1.0) -> np.nd
     for i in range(h):
         for j in range(w):
             c = i * w + j
-            nbrs = [(ii, jj) for ii in range(max(0, i - 1), min(h, i + 2))
-                    for jj in range(max(0, j - 1), min(w, j + 2)) if (ii, jj) != (i, j)]
+            nbrs = [
+                (ii, jj)
+                for ii in range(max(0, i - 1), min(h, i + 2))
+                for jj in range(max(0, j - 1), min(w, j + 2))
+                if (ii, jj) != (i, j)
+            ]
             window = np.array([gray[p] for p in nbrs] + [gray[i, j]])
             var = np.mean((window - window.mean()) ** 2)
             diffs2 = np.array([(gray[p] - gray[i, j]) ** 2 for p in nbrs])
@@ -50,7 +54,7 @@ def random_frame(rng: np.random.Generator, h: int, w: int, missing: float) -> tu
     yy, xx = np.mgrid[0:h, 0:w]
     depth = (1.0 + 0.1 * yy + 0.05 * xx + rng.random((h, w))).astype(np.float32)
     depth[rng.random((h, w)) < missing] = 0
-    depth[h // 3: h // 3 + 3, w // 4: w // 4 + 4] = 0  # one solid hole
+    depth[h // 3 : h // 3 + 3, w // 4 : w // 4 + 4] = 0  # one solid hole
     if not (depth > 0).any():
         depth[0, 0] = 1.0
     return rgb, depth
@@ -122,6 +126,8 @@ def test_all_valid_returned_unchanged_and_all_missing_raises() -> None:
         fill_depth_colorization(rgb, -depth)
     with pytest.raises(UsageError, match="rgb"):
         fill_depth_colorization(rgb[:5], depth)
+    with pytest.raises(UsageError, match=r"\[0, 1\]"):
+        fill_depth_colorization(rgb.astype(np.float32), depth)
 
 
 def test_direct_reference_agrees_with_fast() -> None:
@@ -149,7 +155,9 @@ def load_nyu_raw_frame() -> tuple[np.ndarray, np.ndarray]:
         pytest.skip("shared fixture nyu_raw_frame not present")
     from PIL import Image
 
-    raw = np.frombuffer((folder / "NYU_depth.pgm").read_bytes()[-480 * 640 * 2:], dtype="<u2").reshape(480, 640)
+    raw = np.frombuffer((folder / "NYU_depth.pgm").read_bytes()[-480 * 640 * 2 :], dtype="<u2").reshape(
+        480, 640
+    )
     raw = raw.astype(np.float64)
     depth = np.where(raw == 2047, 0.0, 351.3 / (1092.5 - raw)).astype(np.float32)
     rgb = np.asarray(Image.open(folder / "NYU_color.ppm").convert("RGB"))

@@ -23,9 +23,18 @@ FIXTURES = next((p for p in _SHARED if p.exists()), _SHARED[0]) / "fixtures"
 R_AXES = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 
 
-def write_raw_calib(folder: Path, p_rect: np.ndarray, r_rect: np.ndarray, rot: np.ndarray, trans: np.ndarray,
-                    width: int, height: int) -> Path:
-    fmt = lambda a: " ".join(f"{v:.12e}" for v in np.ravel(a))  # noqa: E731
+def write_raw_calib(
+    folder: Path,
+    p_rect: np.ndarray,
+    r_rect: np.ndarray,
+    rot: np.ndarray,
+    trans: np.ndarray,
+    width: int,
+    height: int,
+) -> Path:
+    def fmt(a: np.ndarray) -> str:
+        return " ".join(f"{v:.12e}" for v in np.ravel(a))
+
     (folder / "calib_cam_to_cam.txt").write_text(
         "calib_time: 09-Jan-2012 13:57:47\ncorner_dist: 9.950000e-02\n"
         f"S_rect_02: {width:.6e} {height:.6e}\nR_rect_00: {fmt(r_rect)}\nP_rect_02: {fmt(p_rect)}\n"
@@ -38,7 +47,9 @@ def write_raw_calib(folder: Path, p_rect: np.ndarray, r_rect: np.ndarray, rot: n
 
 def simple_calib(tmp_path: Path, t_z: float = 0.0) -> Path:
     p_rect = np.array([[100.0, 0, 10.0, 0], [0, 100.0, 5.0, 0], [0, 0, 1.0, 0]])
-    return write_raw_calib(tmp_path, p_rect, np.eye(3), R_AXES, np.array([0.0, 0.0, t_z]), width=20, height=12)
+    return write_raw_calib(
+        tmp_path, p_rect, np.eye(3), R_AXES, np.array([0.0, 0.0, t_z]), width=20, height=12
+    )
 
 
 def write_bin(path: Path, pts: list[tuple[float, float, float]]) -> Path:
@@ -118,7 +129,9 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="multiple of 16"):
         read_velodyne_bin(tmp_path / "bad.bin")
     obj = tmp_path / "000000.txt"
-    obj.write_text("P2: 1 0 0 0 0 1 0 0 0 0 1 0\nR0_rect: 1 0 0 0 1 0 0 0 1\nTr_velo_to_cam: 1 0 0 0 0 1 0 0 0 0 1 0\n")
+    obj.write_text(
+        "P2: 1 0 0 0 0 1 0 0 0 0 1 0\nR0_rect: 1 0 0 0 1 0 0 0 1\nTr_velo_to_cam: 1 0 0 0 0 1 0 0 0 0 1 0\n"
+    )
     write_bin(tmp_path / "s.bin", [(1.0, 1.0, 1.0)])
     with pytest.raises(UsageError, match="image_hw"):
         velodyne_to_depth(obj, tmp_path / "s.bin")
@@ -166,8 +179,11 @@ def test_real_object_fixture(tmp_path: Path) -> None:
     pts = read_velodyne_bin(scan)
     assert pts.shape == (115236, 4)
     # The same numbers written in the raw format give the same matrix.
-    values = {line.split(":")[0]: np.array(line.split()[1:], float)
-              for line in calib_file.read_text().splitlines() if ":" in line}
+    values = {
+        line.split(":")[0]: np.array(line.split()[1:], float)
+        for line in calib_file.read_text().splitlines()
+        if ":" in line
+    }
     tr = values["Tr_velo_to_cam"].reshape(3, 4)
     write_raw_calib(tmp_path, values["P2"], values["R0_rect"], tr[:, :3], tr[:, 3], width=1242, height=375)
     raw = read_raw_calib(tmp_path)

@@ -97,10 +97,10 @@ def test_ray_path_uses_ray_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         def __init__(self, value: object) -> None:
             self.value = value
 
-    def remote(fn):  # noqa: ANN001, ANN202
+    def remote(fn):
         return types.SimpleNamespace(remote=lambda *a: Ref(fn(*a)))
 
-    def ray_wait(refs, num_returns):  # noqa: ANN001, ANN202
+    def ray_wait(refs, num_returns):
         log.append(("wait", num_returns))
         return refs[:num_returns], refs[num_returns:]
 
@@ -111,8 +111,15 @@ def test_ray_path_uses_ray_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         get=lambda refs: [r.value for r in refs],
     )
     monkeypatch.setitem(sys.modules, "ray", fake)
-    paths = run_shards(square_job, list(range(5)), tmp_path, shard_size=2, executor="ray",
-                       ray_address="ray://head:10001", progress=False)
+    paths = run_shards(
+        square_job,
+        list(range(5)),
+        tmp_path,
+        shard_size=2,
+        executor="ray",
+        ray_address="ray://head:10001",
+        progress=False,
+    )
     assert log[0] == ("init", "ray://head:10001") and log.count(("wait", 1)) == 3
     assert all(is_shard_done(p, verify=True) for p in paths)
 
@@ -127,7 +134,8 @@ def job(index, items):
     with open(sys.argv[2], "a") as log:
         log.write(f"{index}\\n")
     time.sleep(float(sys.argv[3]))
-    return pa.table({"item": items, "value": [float(i) ** 0.5 for i in items], "text": [f"row-{i}" for i in items]})
+    values = [float(i) ** 0.5 for i in items]
+    return pa.table({"item": items, "value": values, "text": [f"row-{i}" for i in items]})
 
 if __name__ == "__main__":
     run_shards(job, list(range(60)), Path(sys.argv[1]), shard_size=5, workers=2, progress=False)
@@ -141,8 +149,9 @@ def test_kill_and_resume_is_byte_identical(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def run(out: Path, log: Path, delay: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, str(script), str(out), str(log), delay], env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, str(script), str(out), str(log), delay], env=env, start_new_session=True
+        )
 
     clean = tmp_path / "clean"
     assert run(clean, tmp_path / "clean.log", "0").wait(timeout=300) == 0

@@ -55,7 +55,9 @@ def test_sample_conversion_records_kind_and_coefficients() -> None:
     uts = sample_to_uts(sample, seed=7)
     assert uts.kind == DepthKind.UTS and uts.meta.extra["keep"] == 1
     assert uts.meta.extra["conversion_seed"] == [7]
-    np.testing.assert_allclose(uts.depth[sample.valid], sample.depth[sample.valid] * uts.meta.extra["uts_scale"], rtol=1e-6)
+    np.testing.assert_allclose(
+        uts.depth[sample.valid], sample.depth[sample.valid] * uts.meta.extra["uts_scale"], rtol=1e-6
+    )
     assert np.array_equal(uts.valid, sample.valid) and uts.depth[1, 0] == 0
     utss = sample_to_utss(sample, seed=[7, 1])
     assert utss.kind == DepthKind.UTSS and utss.meta.extra["conversion_seed"] == [7, 1]

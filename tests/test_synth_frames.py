@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic import look_at, make_room_scene, render, sample_camera_poses, synthetic_rooms_frames
+from depthbench.prep.synthetic import (
+    look_at,
+    make_room_scene,
+    render,
+    sample_camera_poses,
+    synthetic_rooms_frames,
+)
 from depthbench.prep.synthetic.frames import scene_seed
 from depthbench.types import Intrinsics
 

@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic import SceneBuilder, look_at, make_room_scene, render, sample_camera_poses
-from depthbench.prep.synthetic import raycast
+from depthbench.prep.synthetic import (
+    SceneBuilder,
+    look_at,
+    make_room_scene,
+    raycast,
+    render,
+    sample_camera_poses,
+)
 from depthbench.prep.synthetic.geometry import yaw_rotation
 from depthbench.types import Intrinsics
 
@@ -109,7 +115,7 @@ def test_screen_culling_changes_nothing(monkeypatch):
     k = Intrinsics(60.0, 60.0, 31.5, 23.5)
     poses = sample_camera_poses(scene, 3, seed=2)
     culled = [render(scene, p, k, 48, 64) for p in poses]
-    full = lambda s, pose, intr, h, w: np.tile(np.array([0, w - 1, 0, h - 1]), (len(s.kinds), 1))  # noqa: E731
+    full = lambda s, pose, intr, h, w: np.tile(np.array([0, w - 1, 0, h - 1]), (len(s.kinds), 1))
     monkeypatch.setattr(raycast, "screen_rects", full)
     for pose, (rgb, depth) in zip(poses, culled, strict=True):
         rgb_full, depth_full = render(scene, pose, k, 48, 64)
@@ -127,3 +133,17 @@ def test_miss_gives_zero_depth_and_bad_pose_is_rejected():
     bad[0, 0] = 2.0
     with pytest.raises(UsageError, match="rotation"):
         render(b.build(), bad, K, H, W)
+
+
+def test_cast_ray_returns_nearest_primitive_and_parameter():
+    from depthbench.prep.synthetic import cast_ray
+
+    b = SceneBuilder()
+    b.add_sphere([3.0, 0.0, 0.0], 0.5, GREY)
+    b.add_box([6.0, 0.0, 0.0], [0.5, 0.8, 0.5], GREY)
+    scene = b.build()
+    t, row = cast_ray(scene, [0, 0, 0], [2.0, 0, 0])  # t in units of the (unnormalised) direction
+    assert row == 0 and t == pytest.approx(2.5 / 2.0, rel=1e-12)
+    t, row = cast_ray(scene, [0, 0.7, 0], [1.0, 0, 0])  # passes above the sphere, hits the box
+    assert row == 1 and t == pytest.approx(5.5, rel=1e-12)
+    assert cast_ray(scene, [0, 0, 0], [-1.0, 0, 0]) == (np.inf, -1)

@@ -37,6 +37,11 @@ def evaluate_cmd(
     batch_size: int = typer.Option(4, "--batch-size", min=1),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate the first N frames only."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ci: bool = typer.Option(True, "--ci/--no-ci", help="95% bootstrap confidence intervals (resampling images)."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap resamples for --ci."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    save_visuals: Optional[Path] = typer.Option(None, "--save-visuals", help="Folder for PNG visualisations (RGB, GT, prediction, error, edges, normals) for leaderboard galleries."),
+    visuals_limit: int = typer.Option(8, "--visuals-limit", min=1, help="Visualise the first N samples."),
 ) -> None:
     """Evaluate a model on a dataset (its default protocol) or on a benchmark suite."""
     if fmt not in ("table", "json"):
@@ -50,13 +55,17 @@ def evaluate_cmd(
     from depthbench.cli.output import print_results
     from depthbench.evaluator import evaluate, evaluate_benchmark
 
-    common = dict(batch_size=batch_size, device=device, limit=limit, progress=progress, model_options=options)
+    common = dict(batch_size=batch_size, device=device, limit=limit, progress=progress, model_options=options,
+                  intervals=ci, n_boot=n_boot, seed=seed)
     if dataset is not None:
         if len(root) > 1 or (root and "=" in root[0] and not Path(root[0]).exists()):
             raise UsageError("--root: give one folder with --dataset")
-        result = evaluate(model, dataset, root=root[0] if root else None, overrides=overrides, output=output, **common)
+        result = evaluate(model, dataset, root=root[0] if root else None, overrides=overrides, output=output,
+                          save_visuals=save_visuals, visuals_limit=visuals_limit, **common)
         results = [result]
     else:
+        if save_visuals is not None:
+            raise UsageError("--save-visuals applies to --dataset runs")
         if overrides:
             raise UsageError("--protocol-override applies to --dataset runs; benchmarks fix their protocols")
         roots = {}

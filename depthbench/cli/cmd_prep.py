@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
@@ -50,7 +49,8 @@ def _write_depth(path: Path, depth: np.ndarray, depth_scale: float) -> None:
             scaled = np.round(np.nan_to_num(depth.astype(np.float64), nan=0.0) * depth_scale)
             if scaled.max(initial=0) > 65535:
                 raise DataError(
-                    f"{path}: depth {depth.max():.3f} m × scale {depth_scale} exceeds 65535; use a smaller --depth-scale or .npy"
+                    f"{path}: depth {depth.max():.3f} m × scale {depth_scale} exceeds 65535; "
+                    "use a smaller --depth-scale or .npy"
                 )
             Image.fromarray(scaled.astype(np.uint16)).save(tmp, format="PNG")
         os.replace(tmp, path)
@@ -80,12 +80,18 @@ def fill_depth_cmd(
 
 
 def kitti_project_cmd(
-    calib: Path = typer.Argument(..., help="Raw calib folder (calib_cam_to_cam.txt, calib_velo_to_cam.txt) or object calib file."),
+    calib: Path = typer.Argument(
+        ..., help="Raw calib folder (calib_cam_to_cam.txt, calib_velo_to_cam.txt) or object calib file."
+    ),
     velo_bin: Path = typer.Argument(..., help="Velodyne scan .bin (float32 x, y, z, reflectance)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Depth map: .png (uint16, metres × 256) or .npy (float32)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Depth map: .png (uint16, metres × 256) or .npy (float32)."
+    ),
     cam: int = typer.Option(2, "--cam", help="Rectified camera index 0-3."),
-    image_hw: Optional[str] = typer.Option(None, "--image-hw", help="H,W (required for object-format calib)."),
-    legacy_monodepth2: bool = typer.Option(False, "--legacy-monodepth2", help="monodepth2 convention: depth = lidar x, pixel = round(u) − 1."),
+    image_hw: str | None = typer.Option(None, "--image-hw", help="H,W (required for object-format calib)."),
+    legacy_monodepth2: bool = typer.Option(
+        False, "--legacy-monodepth2", help="monodepth2 convention: depth = lidar x, pixel = round(u) − 1."
+    ),
 ) -> None:
     """Project a KITTI velodyne scan into camera ``cam`` (nearest point per pixel, camera-z depth)."""
     from depthbench.prep.kitti import velodyne_to_depth

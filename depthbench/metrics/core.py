@@ -34,6 +34,8 @@ class MetricBatch:
     ``pred_kind`` (ordinal metrics compare raw values). ``images``: uint8 B×H×W×3 when available.
     ``ordinal_pairs``: per image an N×5 int array (ya, xa, yb, xb, rel) for ordinal targets.
     ``params``: protocol parameters (min_depth, max_depth, ...).
+    ``plane_masks``: per image a P×H×W bool array of annotated planar regions (iBims-1 style), or
+    None where the dataset has no plane annotation (planarity metrics then skip the image).
     """
 
     pred: Any
@@ -45,6 +47,7 @@ class MetricBatch:
     intrinsics: list[Intrinsics | None] | None = None
     ordinal_pairs: list[np.ndarray] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    plane_masks: list[np.ndarray | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class DenseDepth(TorchDepthModel):
         return self.head(y)
 
     def output_to_depth(self, raw: torch.Tensor) -> torch.Tensor:
-        """depth = clip(max_depth / y, min_depth, max_depth), B×h×w metres."""
+        """depth = clip(max_depth / y, min_depth, max_depth), B×h×w metres (y ≤ 0 gives max_depth)."""
         y = raw[:, 0] if raw.ndim == 4 else raw
         return (self.max_depth / y.clamp_min(self.max_depth / 1e6)).clamp(self.min_depth, self.max_depth)
 

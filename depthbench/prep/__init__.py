@@ -22,27 +22,27 @@ from depthbench.prep.kitti import (
     read_velodyne_bin,
     velodyne_to_depth,
 )
-from depthbench.prep.uts import build_mixture, sample_to_uts, sample_to_utss, to_uts, to_utss
 from depthbench.prep.shards import is_shard_done, run_one_shard, run_shards, shard_path
+from depthbench.prep.uts import build_mixture, sample_to_uts, sample_to_utss, to_uts, to_utss
 
 __all__ = [
-    "is_shard_done",
-    "run_one_shard",
-    "run_shards",
-    "shard_path",
-    "build_mixture",
-    "sample_to_uts",
-    "sample_to_utss",
-    "to_uts",
-    "to_utss",
     "VelodyneCalib",
+    "build_mixture",
+    "colorization_system",
+    "fill_depth_colorization",
+    "fill_depth_colorization_direct",
+    "is_shard_done",
     "project_velodyne",
     "read_calib",
     "read_object_calib",
     "read_raw_calib",
     "read_velodyne_bin",
+    "run_one_shard",
+    "run_shards",
+    "sample_to_uts",
+    "sample_to_utss",
+    "shard_path",
+    "to_uts",
+    "to_utss",
     "velodyne_to_depth",
-    "colorization_system",
-    "fill_depth_colorization",
-    "fill_depth_colorization_direct",
 ]

@@ -13,15 +13,22 @@ System (one unknown per pixel, depth normalised by its maximum):
   csig = max(0.6·var, −mgv / ln 0.01, 2e-6); w_n = exp(−(g_n − g_c)² / csig) / Σ_n exp(...);
 - A = I − W + alpha·diag(known); b = alpha·known·depth / max(depth).
 
+Missing pixels: 0, NaN and ±inf (NaN/inf are treated exactly like the toolbox's 0 holes; the
+maximum is taken over known pixels). Known pixels are copied back exactly from the input; only
+holes take solved values. Output is float32.
+
 Solving it fast: ordering pixels as (K = known, U = holes), ``A_KK`` has diagonal 1 + alpha and
 off-diagonal row sums ≤ 1, so it is strongly diagonally dominant; ``A_UU`` holds the ill-conditioned
-part (harmonic interpolation inside holes) but only covers the holes. BiCGSTAB on the full system is
-preconditioned with the block lower-triangular approximation
-``M = [[A_KK, 0], [A_UK, A_UU]]`` where ``A_KK`` is applied by one Gauss–Seidel sweep and ``A_UU`` by
-an exact sparse LU (SuperLU, minimum-degree ordering on AᵀA+A pattern, no pivoting — A is an
-M-matrix). Convergence stops at relative residual ‖b − A x‖ / ‖b‖ ≤ ``rtol`` (default 1e-7), which on
-a real 480×640 NYU frame gives ~1e-8 m mean / ~1e-6 m max deviation from a direct solve; see
-benchmarks/results/prep_benchmarks.md.
+part (harmonic interpolation inside holes, nearly decoupled across strong image edges) but only
+covers the holes. BiCGSTAB (van der Vorst 1992) on the full system is right-preconditioned with the
+block lower-triangular approximation ``M = [[A_KK, 0], [A_UK, A_UU]]``: ``A_KK`` applied by one
+Gauss–Seidel sweep, ``A_UU`` by an exact SuperLU factorisation without pivoting (A is an M-matrix)
+ordered by minimum degree on AᵀA+A, or by a geometric nested dissection of the pixel grid when the
+holes hold more than ``ND_MIN_HOLE_PIXELS`` pixels. The iteration is warm-started with M⁻¹b and stops
+at relative residual ‖b − A x‖ / ‖b‖ ≤ ``rtol`` (default 1e-7): on the real 480×640 NYU raw frame
+this deviates from a direct ``spsolve`` by 2.5e-8 m mean / 1.2e-5 m max (float32 rounding level),
+in ~5 iterations; see benchmarks/results/prep_benchmarks.md. Assembly and the Krylov vector
+operations are numba loops (BLAS threads stall on a busy 2-core machine).
 """
 
 from __future__ import annotations
@@ -74,8 +81,7 @@ def _assemble_csr(
             mgv = np.inf
             for t in range(nwin):
                 d2 = (gvals[t] - gc) ** 2
-                if d2 < mgv:
-                    mgv = d2
+                mgv = min(mgv, d2)
             csig = max(0.6 * var, mgv / neg_log_001, 2e-6)
             wsum = 0.0
             for t in range(nwin):
@@ -101,7 +107,9 @@ def _assemble_csr(
 
 
 @njit(cache=True)
-def _gauss_seidel_forward(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray) -> None:
+def _gauss_seidel_forward(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, b: np.ndarray
+) -> None:
     for i in range(x.shape[0]):
         s = b[i]
         d = 1.0
@@ -126,6 +134,8 @@ def _check_inputs(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.nd
         rgb01 = rgb.astype(np.float64) / 255.0
     elif np.issubdtype(rgb.dtype, np.floating):
         rgb01 = rgb.astype(np.float64)
+        if rgb01.size and not (np.nanmin(rgb01) >= 0.0 and np.nanmax(rgb01) <= 1.0):
+            raise UsageError("rgb: float images must lie in [0, 1]; pass uint8 for 0-255 values")
     else:
         raise UsageError(f"rgb: expected uint8 or float in [0, 1], got dtype {rgb.dtype}")
     gray = GRAY_WEIGHTS[0] * rgb01[..., 0] + GRAY_WEIGHTS[1] * rgb01[..., 1] + GRAY_WEIGHTS[2] * rgb01[..., 2]
@@ -145,7 +155,12 @@ def colorization_system(
     Returns ``(A, b, depth_max, known)``: A is CSR (H·W)×(H·W) with pixels in raster order, the
     solution times ``depth_max`` is the filled depth, and ``known`` is the H×W mask of input pixels.
     """
-    gray, depth64, known = _check_inputs(rgb, depth)
+    return _system(*_check_inputs(rgb, depth), alpha)
+
+
+def _system(
+    gray: np.ndarray, depth64: np.ndarray, known: np.ndarray, alpha: float
+) -> tuple[sp.csr_matrix, np.ndarray, float, np.ndarray]:
     if not known.any():
         raise DataError("depth: all pixels are missing (0 or NaN); nothing to inpaint from")
     depth_max = float(depth64.max())
@@ -173,7 +188,9 @@ def _combine(out: np.ndarray, a: np.ndarray, ca: float, b: np.ndarray, cb: float
 
 
 @njit(cache=True)
-def _csr_matvec(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+def _csr_matvec(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray
+) -> None:
     for i in range(out.shape[0]):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
@@ -206,6 +223,69 @@ def _grid_nested_dissection(height: int, width: int, leaf: int = 4) -> np.ndarra
     return np.concatenate(parts)
 
 
+@njit(cache=True)
+def _split_blocks(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, known_flat: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """CSR blocks A_KK, A_UK, A_UU of a raster-ordered CSR matrix (K/U numbered in raster order)."""
+    n = known_flat.shape[0]
+    position = np.empty(n, np.int64)
+    n_k = 0
+    n_u = 0
+    for c in range(n):
+        if known_flat[c]:
+            position[c] = n_k
+            n_k += 1
+        else:
+            position[c] = n_u
+            n_u += 1
+    kk_ptr = np.zeros(n_k + 1, np.int64)
+    uk_ptr = np.zeros(n_u + 1, np.int64)
+    uu_ptr = np.zeros(n_u + 1, np.int64)
+    kk_ind = np.empty(indices.shape[0], np.int32)
+    kk_val = np.empty(indices.shape[0])
+    uk_ind = np.empty(9 * n_u, np.int32)
+    uk_val = np.empty(9 * n_u)
+    uu_ind = np.empty(9 * n_u, np.int32)
+    uu_val = np.empty(9 * n_u)
+    nkk = 0
+    nuk = 0
+    nuu = 0
+    for r in range(n):
+        row_known = known_flat[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            col = indices[k]
+            if row_known:
+                if known_flat[col]:
+                    kk_ind[nkk] = position[col]
+                    kk_val[nkk] = data[k]
+                    nkk += 1
+            elif known_flat[col]:
+                uk_ind[nuk] = position[col]
+                uk_val[nuk] = data[k]
+                nuk += 1
+            else:
+                uu_ind[nuu] = position[col]
+                uu_val[nuu] = data[k]
+                nuu += 1
+        if row_known:
+            kk_ptr[position[r] + 1] = nkk
+        else:
+            uk_ptr[position[r] + 1] = nuk
+            uu_ptr[position[r] + 1] = nuu
+    return (
+        kk_ptr,
+        kk_ind[:nkk],
+        kk_val[:nkk],
+        uk_ptr,
+        uk_ind[:nuk],
+        uk_val[:nuk],
+        uu_ptr,
+        uu_ind[:nuu],
+        uu_val[:nuu],
+    )
+
+
 class _BlockPreconditioner:
     """z = M⁻¹ v for M = [[A_KK, 0], [A_UK, A_UU]]: one Gauss–Seidel sweep for the well-conditioned
     known block, exact SuperLU solve for the hole block."""
@@ -215,11 +295,11 @@ class _BlockPreconditioner:
         known_flat = known.ravel()
         self.k_idx = np.flatnonzero(known_flat)
         self.u_idx = np.flatnonzero(~known_flat)
-        rows_k = matrix[self.k_idx]
-        self.a_kk = rows_k[:, self.k_idx].tocsr()
-        rows_u = matrix[self.u_idx]
-        self.a_uk = rows_u[:, self.k_idx].tocsr()
-        a_uu = rows_u[:, self.u_idx]
+        n_k, n_u = self.k_idx.size, self.u_idx.size
+        blocks = _split_blocks(matrix.indptr, matrix.indices, matrix.data, known_flat)
+        self.a_kk = sp.csr_matrix((blocks[2], blocks[1], blocks[0]), shape=(n_k, n_k))
+        self.a_uk = sp.csr_matrix((blocks[5], blocks[4], blocks[3]), shape=(n_u, n_k))
+        a_uu = sp.csr_matrix((blocks[8], blocks[7], blocks[6]), shape=(n_u, n_u))
         # Fill-reducing ordering of the hole block: SuperLU's minimum degree suits many small holes;
         # for large holes a geometric nested dissection of the pixel grid halves the factor time.
         self.hole_order: np.ndarray | None = None
@@ -315,10 +395,11 @@ def fill_depth_colorization(
     """
     if alpha <= 0:
         raise UsageError(f"alpha: expected > 0, got {alpha}")
-    matrix, rhs, depth_max, known = colorization_system(rgb, depth, alpha)
+    gray, depth64, known = _check_inputs(rgb, depth)
     depth32 = np.asarray(depth, dtype=np.float32)
     if known.all():
         return depth32.copy()
+    matrix, rhs, depth_max, known = _system(gray, depth64, known, alpha)
     solution = _solve_block_preconditioned(matrix, rhs, known, rtol, maxiter)
     filled = (solution.reshape(known.shape) * depth_max).astype(np.float32)
     return np.where(known, depth32, filled)

@@ -150,8 +150,7 @@ def _project(points: np.ndarray, m: np.ndarray, height: int, width: int, legacy:
         row = int(row_f)
         col = int(col_f)
         v32 = np.float32(value)
-        if v32 < depth[row, col]:
-            depth[row, col] = v32
+        depth[row, col] = min(depth[row, col], v32)
     for i in range(height):
         for j in range(width):
             if depth[i, j] == np.inf:
@@ -199,4 +198,6 @@ def velodyne_to_depth(
     hw = image_hw if image_hw is not None else calib.image_hw
     if hw is None:
         raise UsageError(f"image_hw: required for object-format calibration {calib_dir} (no S_rect_0k in it)")
-    return project_velodyne(read_velodyne_bin(velo_bin), calib.velo_to_image, hw, legacy_monodepth2=legacy_monodepth2)
+    return project_velodyne(
+        read_velodyne_bin(velo_bin), calib.velo_to_image, hw, legacy_monodepth2=legacy_monodepth2
+    )

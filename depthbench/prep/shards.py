@@ -103,7 +103,9 @@ def run_one_shard(job: JobFn, index: int, items: Sequence[Any], path: Path) -> P
             raise DataError(f"shard {index}: job returned {produced}, which is not a file")
         os.replace(produced, path)
     else:
-        raise UsageError(f"shard {index}: job must return a pyarrow.Table or a parquet path, got {type(result).__name__}")
+        raise UsageError(
+            f"shard {index}: job must return a pyarrow.Table or a parquet path, got {type(result).__name__}"
+        )
     record = {"shard": index, "items": len(items), "bytes": path.stat().st_size, "sha256": _sha256(path)}
     _write_atomic_bytes(_done_marker(path), json.dumps(record, sort_keys=True).encode())
     return path
@@ -162,7 +164,7 @@ def run_shards(
             _run_ray(job, items, shard_size, paths, pending, ray_address, bar)
         elif workers == 0:
             for i in pending:
-                run_one_shard(job, i, items[i * shard_size:(i + 1) * shard_size], paths[i])
+                run_one_shard(job, i, items[i * shard_size : (i + 1) * shard_size], paths[i])
                 bar.update(1)
         else:
             _run_local(job, items, shard_size, paths, pending, workers, bar)
@@ -172,14 +174,19 @@ def run_shards(
 
 
 def _run_local(
-    job: JobFn, items: Sequence[Any], shard_size: int, paths: list[Path], pending: list[int],
-    workers: int | None, bar: tqdm,
+    job: JobFn,
+    items: Sequence[Any],
+    shard_size: int,
+    paths: list[Path],
+    pending: list[int],
+    workers: int | None,
+    bar: tqdm,
 ) -> None:
     # spawn: children start clean (no inherited locks or thread pools from numba/torch).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context) as pool:
         futures = {
-            pool.submit(run_one_shard, job, i, list(items[i * shard_size:(i + 1) * shard_size]), paths[i])
+            pool.submit(run_one_shard, job, i, list(items[i * shard_size : (i + 1) * shard_size]), paths[i])
             for i in pending
         }
         while futures:
@@ -190,8 +197,13 @@ def _run_local(
 
 
 def _run_ray(
-    job: JobFn, items: Sequence[Any], shard_size: int, paths: list[Path], pending: list[int],
-    ray_address: str | None, bar: tqdm,
+    job: JobFn,
+    items: Sequence[Any],
+    shard_size: int,
+    paths: list[Path],
+    pending: list[int],
+    ray_address: str | None,
+    bar: tqdm,
 ) -> None:
     try:
         import ray
@@ -200,7 +212,8 @@ def _run_ray(
     ray.init(address=ray_address, ignore_reinit_error=True)
     remote_shard = ray.remote(run_one_shard)
     refs = [
-        remote_shard.remote(job, i, list(items[i * shard_size:(i + 1) * shard_size]), paths[i]) for i in pending
+        remote_shard.remote(job, i, list(items[i * shard_size : (i + 1) * shard_size]), paths[i])
+        for i in pending
     ]
     while refs:
         finished, refs = ray.wait(refs, num_returns=1)

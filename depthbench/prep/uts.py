@@ -85,27 +85,40 @@ def to_utss(
     return out, scale, shift
 
 
-def _with_target(sample: Sample, depth: np.ndarray, kind: DepthKind, valid: np.ndarray, extra: dict) -> Sample:
+def _with_target(
+    sample: Sample, depth: np.ndarray, kind: DepthKind, valid: np.ndarray, extra: dict
+) -> Sample:
     meta = sample.meta
     new_meta = SampleMeta(
-        dataset=meta.dataset, split=meta.split, sample_id=meta.sample_id, scene_id=meta.scene_id,
-        frame_id=meta.frame_id, source_sha256=meta.source_sha256, extra={**meta.extra, **extra},
+        dataset=meta.dataset,
+        split=meta.split,
+        sample_id=meta.sample_id,
+        scene_id=meta.scene_id,
+        frame_id=meta.frame_id,
+        source_sha256=meta.source_sha256,
+        extra={**meta.extra, **extra},
     )
     return sample.with_(depth=depth, valid=valid, kind=kind, meta=new_meta)
 
 
 def _require_metric(sample: Sample) -> np.ndarray:
     if sample.kind != DepthKind.METRIC or sample.depth is None:
-        raise UsageError(f"sample {sample.meta.sample_id!r}: expected a metric depth sample, got {sample.kind.value}")
+        raise UsageError(
+            f"sample {sample.meta.sample_id!r}: expected a metric depth sample, got {sample.kind.value}"
+        )
     return sample.depth
 
 
-def sample_to_uts(sample: Sample, seed: SeedLike, scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE) -> Sample:
+def sample_to_uts(
+    sample: Sample, seed: SeedLike, scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE
+) -> Sample:
     """A metric Sample as a UTS Sample; records ``uts_scale`` and ``conversion_seed`` in meta.extra."""
     depth = _require_metric(sample)
     mask = _valid_mask(depth, sample.valid)
     out, scale = to_uts(depth, mask, seed=seed, scale_range=scale_range)
-    return _with_target(sample, out, DepthKind.UTS, mask, {"uts_scale": scale, "conversion_seed": _seed_repr(seed)})
+    return _with_target(
+        sample, out, DepthKind.UTS, mask, {"uts_scale": scale, "conversion_seed": _seed_repr(seed)}
+    )
 
 
 def sample_to_utss(
@@ -147,7 +160,7 @@ def build_mixture(
     n_utss = min(int(np.round(p_utss * n / 100)), n - n_uts)
     order = np.random.default_rng(seed).permutation(n)
     kind_of = {int(i): DepthKind.UTS for i in order[:n_uts]}
-    kind_of.update({int(i): DepthKind.UTSS for i in order[n_uts:n_uts + n_utss]})
+    kind_of.update({int(i): DepthKind.UTSS for i in order[n_uts : n_uts + n_utss]})
     mixed = []
     for i, sample in enumerate(samples):
         kind = kind_of.get(i, DepthKind.METRIC)

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic.geometry import BOX, CHECKER, CYLINDER, NOISE, PLANE, SPHERE, STRIPES, Scene
+from depthbench.prep.synthetic.geometry import BOX, CHECKER, NOISE, PLANE, SPHERE, STRIPES, Scene
 from depthbench.types import Intrinsics
 
 _EPS_T = 1e-9  # smallest accepted hit parameter (metres along a unit-z ray)
@@ -36,7 +36,7 @@ _LUT_SIZE = 4096
 _GAMMA_LUT = np.round(np.linspace(0.0, 1.0, _LUT_SIZE) ** (1.0 / 2.2) * 255.0).astype(np.uint8)
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, fastmath=False, inline="always")
 def _intersect(kind, params, row, ox, oy, oz, dx, dy, dz):
     """Nearest hit t > _EPS_T of the ray with one primitive: (t, world normal, local point, local
     normal); t = inf when missed. The normal is the outward geometric normal."""
@@ -145,7 +145,7 @@ def _intersect(kind, params, row, ox, oy, oz, dx, dy, dz):
     return best, nx, ny, nz, lx, ly, lz, nx, ny, nz
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, fastmath=False, inline="always")
 def _bound_missed(bounds, row, ox, oy, oz, dx, dy, dz, t_max):
     """True when the ray cannot hit the bounding sphere of ``row`` before t_max (early rejection)."""
     qx, qy, qz = ox - bounds[row, 0], oy - bounds[row, 1], oz - bounds[row, 2]

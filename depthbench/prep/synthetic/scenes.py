@@ -14,7 +14,17 @@ from __future__ import annotations
 import numpy as np
 
 from depthbench.errors import UsageError
-from depthbench.prep.synthetic.geometry import CHECKER, NOISE, SOLID, STRIPES, Scene, SceneBuilder, clearance, look_at, yaw_rotation
+from depthbench.prep.synthetic.geometry import (
+    CHECKER,
+    NOISE,
+    SOLID,
+    STRIPES,
+    Scene,
+    SceneBuilder,
+    clearance,
+    look_at,
+    yaw_rotation,
+)
 
 ROOM_X_RANGE = (3.0, 8.0)
 ROOM_Y_RANGE = (3.0, 6.0)
