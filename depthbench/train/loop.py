@@ -53,12 +53,40 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+def _model_calling_losses() -> dict[str, Any]:
+    """Losses that run the model themselves (Li et al.'s set losses: the image set is one batch)."""
+    from depthbench.losses.li_set_loss import LI_MODEL_LOSSES
+
+    return LI_MODEL_LOSSES
+
+
 def resolve_losses(terms: list[LossTerm]) -> list[tuple[LossTerm, Any, str]]:
-    """(term, function, canonical name) for every loss term; unknown names fail before any work."""
+    """(term, function, canonical name) for every loss term; unknown names fail before any work.
+    A registered loss wins; otherwise a model-calling loss (``_model_calling_losses``) is built with
+    the term's options and marked by the name prefix ``model:``."""
     from depthbench.losses import LOSSES, list_losses
 
     list_losses()
-    return [(t, get_loss(t.name), LOSSES.canonical(t.name)) for t in terms]
+    calling = _model_calling_losses()
+    out = []
+    for t in terms:
+        if t.name not in LOSSES and t.name in calling:
+            out.append((t, calling[t.name](**t.options), f"model:{t.name}"))
+        else:
+            out.append((t, get_loss(t.name), LOSSES.canonical(t.name)))
+    return out
+
+
+class _ModelCaller:
+    """What a model-calling loss sees: ``normalize`` of the model, and a call that goes through the
+    (DDP / compiled) training wrapper under the run's autocast, returning fp32."""
+
+    def __init__(self, net: nn.Module, base: nn.Module, device: torch.device, amp: torch.dtype | None) -> None:
+        self.net, self.normalize, self.device, self.amp = net, base.normalize, device, amp
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
+            return self.net(x).float()
 
 
 def compute_loss(losses: list[tuple[LossTerm, Any, str]], raw: torch.Tensor, depth: torch.Tensor,
@@ -69,7 +97,8 @@ def compute_loss(losses: list[tuple[LossTerm, Any, str]], raw: torch.Tensor, dep
     ``shift-scale-invariant`` compares exp(−raw) with 1/depth (inverse depth); every other loss gets
     (raw, depth, mask) as its docstring states (log depth for the SI/log losses, m/depth for densedepth).
     """
-    pred = raw[:, 0] if raw.ndim == 4 else raw
+    # one-channel outputs become B×h×w; multi-channel ones (class logits) stay B×K×h×w
+    pred = raw[:, 0] if raw.ndim == 4 and raw.shape[1] == 1 else raw
     pred = pred.float()
     if depth.shape[-2:] != pred.shape[-2:]:
         depth = F.interpolate(depth[:, None], size=pred.shape[-2:], mode="nearest")[:, 0]
@@ -77,6 +106,8 @@ def compute_loss(losses: list[tuple[LossTerm, Any, str]], raw: torch.Tensor, dep
     valid = valid & (depth > 0)
     total = pred.new_zeros(())
     for term, fn, name in losses:
+        if name.startswith("model:"):
+            continue
         if name == "uts-utss-mixture":
             value = fn(pred, depth, valid, is_uts, **term.options)
         elif name == "shift-scale-invariant":
@@ -219,6 +250,9 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, info: DistInfo, re
     log_path = out / "log.jsonl"
     amp = AMP_DTYPES.get(cfg.precision)
     base = model
+    pure_losses = [t for t in losses if not t[2].startswith("model:")]
+    calling_losses = [t for t in losses if t[2].startswith("model:")]
+    caller = _ModelCaller(net, base, device, amp)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     loss_n = torch.zeros((), dtype=torch.float64, device=device)
     images_seen, t_last = 0, time.perf_counter()
@@ -243,9 +277,13 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, info: DistInfo, re
             last_micro = micro % accumulate == 0
             context = net.no_sync() if (info.enabled and not last_micro and hasattr(net, "no_sync")) else _null()
             with context:
-                with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                    raw = net(base.normalize(images))
-                loss = compute_loss(losses, raw, depth, valid, is_uts)
+                loss = images.new_zeros(())
+                if pure_losses:
+                    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                        raw = net(base.normalize(images))
+                    loss = compute_loss(pure_losses, raw, depth, valid, is_uts)
+                for term, fn, _ in calling_losses:
+                    loss = loss + term.weight * fn(caller, images, depth, valid, step=step)["loss"]
                 scaler.scale(loss / accumulate).backward()
             loss_sum += loss.detach().double() * images.shape[0]
             loss_n += images.shape[0]
