@@ -153,6 +153,7 @@ def _sha256(path: Path) -> str:
 def _atomic_temp(folder: Path, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp creates 0600; published checkpoints are ordinary readable files
     return Path(name)
 
 
@@ -238,10 +239,11 @@ def load_checkpoint_model(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from depthbench.models import MODELS, create_model
+    from depthbench.models import MODELS, create_model, list_models
 
     config = read_checkpoint_config(folder)
     name = config["model"]
+    list_models()  # discover every model module before looking the name up
     if name not in MODELS:
         raise DataError(
             f"ckpt:{folder}: model {name!r} in {CONFIG_FILE} is not a registered depthbench model"
