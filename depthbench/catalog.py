@@ -92,8 +92,10 @@ class IntrinsicsSpec(_Strict):
         return Intrinsics(self.fx, self.fy, self.cx, self.cy)
 
 
-class EvalDefaults(_Strict):
-    """The dataset's default evaluation protocol (see protocol.EvalProtocol for each field)."""
+class ProtocolFields(_Strict):
+    """The fields of an evaluation protocol that a dataset manifest's ``eval`` block sets; the
+    one declaration shared by manifests and ``protocol.EvalProtocol`` (which adds dataset and
+    version). See ``EvalProtocol`` for what each field means."""
 
     split: str = "test"
     gt_variant: str | None = None
@@ -105,7 +107,7 @@ class EvalDefaults(_Strict):
     averaging: Averaging = "pooled"
     flip_tta: bool = False
     clamp_prediction: bool = True
-    metrics: list[str] = Field(default_factory=lambda: ["eigen"])
+    metrics: tuple[str, ...] = ("eigen",)
     headline: str = "delta1"
 
     @field_validator("crop")
@@ -113,6 +115,13 @@ class EvalDefaults(_Strict):
     def _known_crop(cls, v: str) -> str:
         if v not in CROP_NAMES:
             raise ValueError(f"unknown crop {v!r}; expected one of {', '.join(CROP_NAMES)}")
+        return v
+
+    @field_validator("max_depth")
+    @classmethod
+    def _caps(cls, v: float, info: Any) -> float:
+        if v <= info.data.get("min_depth", 0.0):
+            raise ValueError("max_depth must be greater than min_depth")
         return v
 
 
@@ -137,7 +146,7 @@ class DatasetManifest(_Strict):
     splits: dict[str, SplitSpec]
     gt_variants: dict[str, str] = Field(default_factory=lambda: {"default": "the dataset's ground truth"})
     default_gt_variant: str = "default"
-    eval: EvalDefaults = Field(default_factory=EvalDefaults)
+    eval: ProtocolFields = Field(default_factory=ProtocolFields)
     stats: DatasetStats = Field(default_factory=DatasetStats)
     needs_source: bool = Field(default=True, description="False for generated data: prepare takes no --source")
     auto_prepare: bool = Field(

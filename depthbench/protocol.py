@@ -17,57 +17,24 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from depthbench.catalog import (
-    AlignmentName,
-    Averaging,
-    ResizeMode,
-    catalog_dir,
-    get_manifest,
-    read_yaml,
-    validation_message,
-)
-from depthbench.crops import CROP_NAMES
-from depthbench.errors import ConfigError, UsageError
+from depthbench.catalog import ProtocolFields, catalog_dir, get_manifest, read_yaml, validation_message
+from depthbench.errors import ConfigError, DepthbenchError, UsageError
 from depthbench.registry import Registry
 
 PROTOCOL_SCHEMA_VERSION = 1
 
 
-class EvalProtocol(BaseModel):
-    """Everything that defines how a number is computed (see module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EvalProtocol(ProtocolFields):
+    """Everything that defines how a number is computed (see module docstring): the dataset, the
+    version, and the shared ``ProtocolFields`` — split, GT variant, crop, caps (``min_depth`` <
+    g < ``max_depth``), prediction ``resize`` to the GT resolution, ``alignment`` (``auto``: by
+    the model's declared kind), ``averaging`` (pooled / per_image), ``flip_tta``,
+    ``clamp_prediction`` to the caps, metric families and the ``headline`` metric."""
 
     dataset: str
-    split: str = "test"
-    gt_variant: str | None = None
-    crop: str = "none"
-    min_depth: float = 1e-3
-    max_depth: float = 10.0
-    resize: ResizeMode = "bilinear"
-    alignment: AlignmentName = "auto"
-    averaging: Averaging = "pooled"
-    flip_tta: bool = False
-    clamp_prediction: bool = True
-    metrics: tuple[str, ...] = ("eigen",)
-    headline: str = "delta1"
     version: int = PROTOCOL_SCHEMA_VERSION
-
-    @field_validator("crop")
-    @classmethod
-    def _known_crop(cls, v: str) -> str:
-        if v not in CROP_NAMES:
-            raise ValueError(f"unknown crop {v!r}; expected one of {', '.join(CROP_NAMES)}")
-        return v
-
-    @field_validator("max_depth")
-    @classmethod
-    def _caps(cls, v: float, info: Any) -> float:
-        if v <= info.data.get("min_depth", 0.0):
-            raise ValueError("max_depth must be greater than min_depth")
-        return v
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -162,6 +129,22 @@ def _benchmark_registry() -> Registry[Benchmark]:
 
 def list_benchmarks() -> list[str]:
     return _benchmark_registry().names()
+
+
+def resolvable_benchmarks() -> dict[str, list[EvalProtocol]]:
+    """Benchmark name → its protocols, for every benchmark whose datasets are all catalogued
+    (others are skipped, e.g. while a dataset manifest is missing from an installed catalog)."""
+    out: dict[str, list[EvalProtocol]] = {}
+    try:
+        names = list_benchmarks()
+    except DepthbenchError:
+        return out
+    for name in names:
+        try:
+            out[name] = get_benchmark(name).protocols()
+        except DepthbenchError:
+            continue
+    return out
 
 
 def get_benchmark(name: str) -> Benchmark:

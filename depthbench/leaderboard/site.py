@@ -25,7 +25,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from depthbench.errors import DataError, DepthbenchError
+from depthbench.errors import DataError
 from depthbench.leaderboard.store import VISUALS_INDEX, StoredResult, load_store
 from depthbench.leaderboard.tables import (
     RENDERERS,
@@ -228,18 +228,10 @@ def benchmark_columns() -> dict[str, list[ZeroShotColumn]]:
     """Headline columns of every catalogued benchmark whose datasets are all catalogued (the
     others cannot be resolved to protocol hashes yet and get no page). A dataset listed twice
     (e.g. two depth caps) gets its cap in the label."""
-    from depthbench.protocol import get_benchmark, list_benchmarks
+    from depthbench.protocol import resolvable_benchmarks
 
     out: dict[str, list[ZeroShotColumn]] = {}
-    try:
-        names = list_benchmarks()
-    except DepthbenchError:
-        return out
-    for name in names:
-        try:
-            protocols = get_benchmark(name).protocols()
-        except DepthbenchError:
-            continue
+    for name, protocols in resolvable_benchmarks().items():
         repeated = {p.dataset for p in protocols if sum(q.dataset == p.dataset for q in protocols) > 1}
         out[name] = [ZeroShotColumn(p.dataset, p.hash, p.headline,
                                     label=f"{p.dataset} ≤{p.max_depth:g} m" if p.dataset in repeated else "")

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from depthbench.errors import DataError, DepthbenchError
+from depthbench.errors import DataError
 from depthbench.protocol import PROTOCOL_SCHEMA_VERSION
 from depthbench.results import RESULT_SCHEMA_VERSION, Result
 
@@ -76,18 +76,10 @@ def benchmark_hashes() -> dict[str, list[str]]:
 
     A benchmark whose datasets are not catalogued yet is skipped (its results file by dataset).
     """
-    from depthbench.protocol import get_benchmark, list_benchmarks
+    from depthbench.protocol import resolvable_benchmarks
 
     out: dict[str, list[str]] = {}
-    try:
-        names = list_benchmarks()
-    except DepthbenchError:
-        return out
-    for name in names:
-        try:
-            protocols = get_benchmark(name).protocols()
-        except DepthbenchError:
-            continue
+    for name, protocols in resolvable_benchmarks().items():
         for protocol in protocols:
             if name not in out.setdefault(protocol.hash, []):
                 out[protocol.hash].append(name)
