@@ -47,11 +47,26 @@ AUTO_ALIGNMENT: dict[DepthKind, str] = {
 }
 
 
-def resolve_alignment(mode: str, kind: DepthKind) -> str:
-    """``auto`` → the mode that matches ``kind``; anything else is validated and returned."""
+def resolve_alignment(mode: str, kind: DepthKind, gt_kind: DepthKind = DepthKind.METRIC) -> str:
+    """``auto`` → the mode that matches the prediction's ``kind`` and the ground truth's
+    ``gt_kind``; anything else is validated and returned.
+
+    Metric GT: by prediction kind (``AUTO_ALIGNMENT``). Up-to-scale GT (UTS, e.g. MegaDepth): a
+    metric or up-to-scale prediction still needs its scale fitted (median); disparity up to scale
+    and shift keeps its affine fit. GT known only up to scale and shift in disparity (UTSS, e.g.
+    ReDWeb) has no depth in metres to compare with: depth metrics are refused.
+    """
+    kind, gt_kind = DepthKind(kind), DepthKind(gt_kind)
+    if gt_kind == DepthKind.UTSS:
+        raise UsageError(
+            "ground truth is inverse depth up to scale and shift (utss): depth metrics are undefined on it; "
+            "use such datasets for training"
+        )
     if mode == "auto":
         if kind not in AUTO_ALIGNMENT:
             raise UsageError(f"no automatic alignment for prediction kind {kind.value!r}")
+        if gt_kind == DepthKind.UTS and kind != DepthKind.UTSS:
+            return "median"
         return AUTO_ALIGNMENT[kind]
     return ALIGNERS.canonical(mode)
 

@@ -104,6 +104,7 @@ class _Evaluation:
         self.image_stats: dict[str, list[np.ndarray]] = {name: [] for name in families}
         self.rows: list[dict[str, Any]] = []
         self.status: Counter[str] = Counter()
+        self.alignment = ""
 
     def add_dense(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind, device: torch.device) -> None:
         p = self.protocol
@@ -114,7 +115,8 @@ class _Evaluation:
         gt_safe = torch.nan_to_num(gt, nan=0.0)
         mask = valid & crop & (gt_safe > p.min_depth) & (gt_safe < p.max_depth)
         pred_raw = _resize(raw, hw, p.resize)
-        mode = resolve_alignment(p.alignment, kind)
+        mode = resolve_alignment(p.alignment, kind, samples[0].kind)
+        self.alignment = mode
         aligned, info = align_with_info(pred_raw, gt_safe, mask, mode=mode, kind=kind, max_depth=p.max_depth)
         if p.clamp_prediction:
             aligned = aligned.clamp(p.min_depth, p.max_depth)
@@ -280,7 +282,9 @@ def evaluate(
             info={"input_size": list(info.input_size) if info and info.input_size else None,
                   "paper": getattr(info, "paper", "")},
         ),
-        dataset=DatasetRecord(name=manifest.name, split=split, fingerprint=data.fingerprint, count=total),
+        dataset=DatasetRecord(name=manifest.name, split=split, fingerprint=data.fingerprint, count=total,
+                              split_size=len(data)),
+        alignment=run.alignment,
         protocol=protocol,
         protocol_hash=protocol.hash,
         metrics=metrics,

@@ -42,6 +42,11 @@ class DatasetRecord(BaseModel):
     split: str
     fingerprint: str = ""
     count: int = 0
+    split_size: int | None = Field(default=None, description="frames in the split; > count for a --limit run")
+
+    @property
+    def complete(self) -> bool:
+        return self.split_size is None or self.count >= self.split_size
 
 
 class ReportedSource(BaseModel):
@@ -67,6 +72,7 @@ class Result(BaseModel):
     protocol_hash: str
     metrics: dict[str, float]
     intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    alignment: str = Field(default="", description="the alignment mode actually applied (auto resolved)")
     images_evaluated: int = 0
     images_skipped: int = 0
     alignment_status: dict[str, int] = Field(default_factory=dict)

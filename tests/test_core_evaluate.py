@@ -143,3 +143,46 @@ def test_public_api():
     model = db.create_model("constant", value=3.0)
     pred = model.predict(torch.zeros(1, 3, 8, 8))
     assert pred.kind == db.DepthKind.METRIC and float(pred.depth[0, 0, 0]) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["evaluate", "--dataset", "synthetic-rooms"], 2, "Missing option '--model'"),
+        (["evaluate", "-m", "constant", "-d", "synthetic-rooms", "--batch-size", "0"], 2, "--batch-size"),
+        (["evaluate", "-m", "constant", "-d", "synthetic-rooms", "--model-option", "bogus=1"], 2, "bad options"),
+        (["list"], 2, "Missing argument"),
+    ],
+)
+def test_real_console_usage_errors_have_no_traceback(argv, code, message):
+    """Through a real process: typer's own (vendored click) exceptions map to exit 2, no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "depthbench", *argv], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_debug_flag_anywhere(capsys):
+    assert main(["list", "datasets", "--debug"]) == 0
+
+
+def test_ground_truth_kind_drives_alignment(tmp_path):
+    """Up-to-scale GT (UTS) gets median scaling even for a metric model; UTSS GT is refused."""
+    from depthbench.align import resolve_alignment
+    from depthbench.errors import UsageError
+    from depthbench.types import DepthKind
+
+    assert resolve_alignment("auto", DepthKind.METRIC, DepthKind.UTS) == "median"
+    assert resolve_alignment("auto", DepthKind.UTSS, DepthKind.UTS) == "lsq_scale_shift_disparity"
+    with pytest.raises(UsageError, match="utss"):
+        resolve_alignment("auto", DepthKind.METRIC, DepthKind.UTSS)
+
+
+def test_constant_refits_per_dataset_and_limit_runs_are_partial(rooms):
+    model = db.create_model("constant")
+    first = evaluate(model, "synthetic-rooms", root=rooms, progress=False, limit=2)
+    assert not first.dataset.complete and first.dataset.split_size == 6
+    assert first.alignment == "none"
+    model.value = 99.0  # as if fitted to another dataset: the next fit must replace it
+    again = evaluate(model, "synthetic-rooms", root=rooms, progress=False)
+    assert model.value == pytest.approx(2.1720855) and again.dataset.complete

@@ -59,7 +59,7 @@ def benchmark_table(results: list[Any]) -> Table:
     for col in ("dataset", "alignment", "headline", "value", "abs_rel", "images"):
         table.add_column(col, justify="right" if col in ("value", "abs_rel", "images") else "left")
     for r in results:
-        mode = resolve_alignment(r.protocol.alignment, DepthKind(r.model.output_kind))
+        mode = r.alignment or resolve_alignment(r.protocol.alignment, DepthKind(r.model.output_kind))
         name, value = r.headline
         table.add_row(f"{r.dataset.name}/{r.dataset.split}", mode, f"{name} {_arrow(r, name)}",
                       format_value(name, value), format_value("abs_rel", r.metrics.get("abs_rel")),

@@ -214,6 +214,9 @@ class PreparedWriter:
             self._writer = None
         if self.count == 0:
             raise DataError(f"{self.dataset}/{self.split}: no frames were added")
+        # Drop the old meta first: a crash while shards are renamed then leaves a split without
+        # meta (not listed as finished, so it is prepared again), never new shards with old meta.
+        (self.root / "meta" / f"{self.split}.json").unlink(missing_ok=True)
         for old in self._replaced:
             old.unlink(missing_ok=True)
         total = len(self._temp_shards)

@@ -125,6 +125,11 @@ def check_result(result: Result, source: Path | str) -> None:
         raise DataError(f"{source}: a measured result must not carry a 'reported' source")
     if not result.metrics:
         raise DataError(f"{source}: result has no metrics")
+    if result.kind == "measured" and not result.dataset.complete:
+        raise DataError(
+            f"{source}: evaluated {result.dataset.count} of the {result.dataset.split_size} frames of "
+            f"{result.dataset.name}/{result.dataset.split} (--limit run); the leaderboard takes whole splits only"
+        )
 
 
 def add_result(

@@ -13,6 +13,7 @@ scanned on first use, so adding a model touches one file.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,12 @@ def create_model(name: str, **options: Any) -> DepthModel:
         factory = resolve_import_path(name)
     else:
         factory = MODELS.get(name)
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as exc:
+        raise UsageError(f"model {name!r}: bad options {sorted(options)} ({exc})") from exc
+    except ValueError:  # no introspectable signature (some builtins): let the call decide
+        pass
     model = factory(**options)
     if not hasattr(model, "predict") or not hasattr(model, "info"):
         raise UsageError(f"model {name!r}: factory returned {type(model).__name__}, expected a DepthModel (info + predict)")

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -66,8 +67,11 @@ class HFDepthModel(nn.Module):
     """A transformers depth-estimation model behind the ``DepthModel`` interface.
 
     ``predict`` runs the checkpoint's own image processor (resize, normalisation, padding) on the
-    [0, 1] batch and its ``post_process_depth_estimation`` (back to the input size, padding removed)
-    when it has one; otherwise ``predicted_depth`` is resized bilinearly to the input size.
+    [0, 1] batch and returns ``predicted_depth`` at the network's resolution, so that the protocol's
+    own resize rule (bilinear, recorded in the protocol hash) brings it to the GT resolution — the
+    processors' post-processing would resize bicubically behind the protocol's back. Processors
+    that pad the input (ZoeDepth) get their padding removed by their post-processing with
+    ``target_sizes=None`` (no resize).
     """
 
     def __init__(self, model: nn.Module, processor: Any, info: ModelInfo) -> None:
@@ -91,17 +95,13 @@ class HFDepthModel(nn.Module):
             for k, v in inputs.items()
         }
         outputs = self.model(**inputs)
+        depth = outputs.predicted_depth
+        if depth.ndim == 4:
+            depth = depth[:, 0]
         post = getattr(self.processor, "post_process_depth_estimation", None)
-        if post is not None:
-            results = post(outputs, target_sizes=[(height, width)] * images.shape[0])
+        if post is not None and "source_sizes" in inspect.signature(post).parameters:
+            results = post(outputs, source_sizes=[(height, width)] * images.shape[0], target_sizes=None)
             depth = torch.stack([r["predicted_depth"] for r in results])
-        else:
-            depth = F.interpolate(
-                outputs.predicted_depth.unsqueeze(1),
-                size=(height, width),
-                mode="bilinear",
-                align_corners=False,
-            )[:, 0]
         return Prediction(depth=depth.float(), kind=self.info.output_kind)
 
 

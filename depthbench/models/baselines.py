@@ -31,10 +31,12 @@ class ConstantDepth:
         if value is not None and value <= 0:
             raise UsageError(f"constant model: value must be positive, got {value}")
         self.value = value
+        self.fixed = value is not None  # a value given by the user is kept for every dataset
         self.info = ModelInfo(name="constant", output_kind=DepthKind.METRIC, paper="baseline")
 
     def fit_to_dataset(self, manifest: DatasetManifest) -> None:
-        if self.value is None:
+        """Use ``manifest``'s training median (again for every dataset of a benchmark)."""
+        if not self.fixed:
             median = manifest.stats.train_median_depth
             if median is None:
                 raise UsageError(
