@@ -15,7 +15,7 @@ from PIL import Image
 from depthbench.data.archives import extract_archive
 from depthbench.data.dataset import load_dataset
 from depthbench.data.readers.generic import read_depth_file
-from depthbench.errors import DataError
+from depthbench.errors import DataError, UsageError
 from depthbench.evaluator import evaluate
 from depthbench.prepare import prepare_dataset
 
@@ -65,7 +65,9 @@ def test_redweb_png_round_trip(tmp_path, rng):
     for s in ds:
         np.testing.assert_array_equal(s.depth, rds[s.meta.frame_id].astype(np.float32))
         assert s.valid.all() and s.kind.value == "utss"
-    evaluate("plane-prior", "redweb", root=out, progress=False)
+    # UTSS ground truth has no metres to compare with: evaluation is refused with one line.
+    with pytest.raises(UsageError, match="utss"):
+        evaluate("plane-prior", "redweb", root=out, progress=False)
     (src / "RDs" / "x2.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     with pytest.raises(DataError, match="x2.png: corrupt"):
         prepare_dataset("redweb", src, tmp_path / "o2")

@@ -178,7 +178,16 @@ class PreparedWriter:
         if depth is None and ordinal_pairs is None:
             raise DataError(f"{what}: a frame needs depth or ordinal_pairs")
         self._ids.add(sample_id)
-        self._hash.update(sample_id.encode() + b"\0" + (source_sha256 or hashlib.sha256(rgb_bytes).hexdigest()).encode())
+        # The fingerprint covers the id, the source checksum (or the RGB bytes) and the target as
+        # stored (depth bytes and scale, mask, ordinal pairs): a changed ground truth changes it.
+        target = hashlib.sha256()
+        for part in (row["depth"], row["valid_mask"], str(row["depth_scale"]).encode()):
+            target.update(part or b"")
+        for array in (row["depth_f32"], row["ordinal_pairs"]):
+            if array is not None:
+                target.update(np.ascontiguousarray(array).tobytes())
+        source = source_sha256 or hashlib.sha256(rgb_bytes).hexdigest()
+        self._hash.update(f"{sample_id}\0{source}\0{target.hexdigest()}\n".encode())
         self._rows.append(row)
         self.count += 1
         if len(self._rows) >= ROWS_PER_ROW_GROUP:
@@ -203,7 +212,8 @@ class PreparedWriter:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 over (sample_id, source checksum) in write order: identifies the split's content."""
+        """sha256 over (sample_id, source checksum, target checksum) in write order: identifies the
+        split's content, ground truth included."""
         return self._hash.hexdigest()
 
     def close(self) -> Path:
