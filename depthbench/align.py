@@ -83,7 +83,7 @@ class AlignInfo:
 def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """numpy-style median (mean of the two middle values) of values[mask], per image."""
     if values.device.type == "cpu":  # numpy's introselect is O(n); torch.quantile sorts
-        v, m = values.numpy(), mask.numpy()
+        v, m = values.detach().numpy(), mask.detach().numpy()
         medians = [float(np.median(v[b][m[b]])) if m[b].any() else float("nan") for b in range(v.shape[0])]
         return torch.tensor(medians, dtype=torch.float64)
     out = torch.empty(values.shape[0], dtype=torch.float64, device=values.device)
@@ -108,9 +108,13 @@ def align_with_info(
     """
     kind = DepthKind(kind)
     mode = resolve_alignment(mode, kind)
+    if mask is None:
+        from depthbench.metrics.arrays import default_mask
+
+        mask = default_mask(gt)
     is_numpy = not isinstance(pred, torch.Tensor)
     single = pred.ndim == 2
-    p = torch.as_tensor(np.asarray(pred) if is_numpy else pred)
+    p = torch.as_tensor(np.asarray(pred) if is_numpy else pred.detach())
     g = torch.as_tensor(np.asarray(gt) if is_numpy else gt).to(p.device)
     m = torch.as_tensor(np.asarray(mask) if is_numpy else mask).to(p.device).bool()
     if single:

@@ -160,7 +160,8 @@ class _Evaluation:
                             ordinal_pairs=[s.ordinal_pairs for s in samples])  # type: ignore[misc]
         per_image = self._update(batch, "ordinal")
         for b, sample in enumerate(samples):
-            row = {"sample_id": sample.meta.sample_id, "scene_id": sample.meta.scene_id}
+            row = {"sample_id": sample.meta.sample_id, "scene_id": sample.meta.scene_id,
+                   "pairs": len(sample.ordinal_pairs) if sample.ordinal_pairs is not None else 0}
             row.update({k: float(v[b]) for k, v in per_image.items()})
             self.rows.append(row)
 
@@ -261,7 +262,10 @@ def evaluate(
                 raise DataError(f"model {name!r} declared {declared.value} output but returned {pred.kind.value}")
             raw = _check_prediction(pred, name, samples).to(torch_device)
             if protocol.flip_tta:
-                flipped = _check_prediction(net.predict(x.flip(-1)), name, samples).to(torch_device)
+                flipped_pred = net.predict(x.flip(-1))
+                if flipped_pred.kind != declared:
+                    raise DataError(f"model {name!r} declared {declared.value} output but returned {flipped_pred.kind.value}")
+                flipped = _check_prediction(flipped_pred, name, samples).to(torch_device)
                 raw = 0.5 * (raw + flipped.flip(-1))
             if samples[0].kind == DepthKind.ORDINAL:
                 run.add_ordinal(samples, raw, declared)
@@ -270,7 +274,7 @@ def evaluate(
             bar.update(len(samples))
     runtime = time.perf_counter() - started
     metrics = run.metrics()
-    evaluated = sum(1 for r in run.rows if r.get("align_status", "ok") != "empty_mask")
+    evaluated = sum(1 for r in run.rows if r.get("align_status", "ok") != "empty_mask" and r.get("pairs", 1) > 0)
     if evaluated == 0:
         raise DataError(f"dataset {manifest.name!r} split {split!r}: no image has a valid pixel under the protocol's mask")
     info = getattr(net, "info", None)

@@ -239,9 +239,11 @@ def project_depth_to_rgb(
     row = np.rint(calib.rgb.fy * moved[1] / moved[2] + calib.rgb.cy).astype(np.int64)
     inside = (col >= 0) & (col < out_w) & (row >= 0) & (row < out_h)
     col, row, z_rgb = col[inside], row[inside], moved[2, inside]
-    out = np.zeros((out_h, out_w), dtype=np.float64)
-    order = np.argsort(-z_rgb, kind="stable")  # far first, so the nearest point is written last
-    out[row[order], col[order]] = z_rgb[order]
+    # Nearest point wins: minimum.at is defined for repeated indices (plain fancy assignment
+    # with duplicates has no documented order).
+    out = np.full((out_h, out_w), np.inf, dtype=np.float64)
+    np.minimum.at(out, (row, col), z_rgb)
+    out[np.isinf(out)] = 0.0
     return out.astype(np.float32)
 
 
