@@ -168,3 +168,214 @@ def ssim_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, taps: n
     for job in range(batch * bands):
         out[job // bands] += partial[job]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sobel edges
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH_NO_FMA, nogil=True)
+def edge_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, thresholds: np.ndarray,
+                     band_rows: int) -> np.ndarray:  # pragma: no cover - numba
+    """B×10 (counted pixels, then TP, predicted, GT edges per threshold) of the 3×3 Sobel
+    magnitudes of pred and gt (valid mode), over pixels whose 3×3 neighbourhood is all valid.
+
+    gx = [1 2 1]ᵀ ⊗ [−1 0 1] and gy its transpose, evaluated in torch's order (horizontal taps, then
+    vertical, ((r0 + 2 r1) + r2)); edges compare |∇d|² = gx² + gy² with t² in float32.
+    """
+    batch, height, width = pred.shape
+    rows_out = height - 2
+    cols = width - 2
+    bands = (rows_out + band_rows - 1) // band_rows
+    nt = thresholds.shape[0]
+    partial = np.zeros((batch * bands, 1 + 3 * nt), dtype=np.float64)
+    t2 = np.empty(nt, dtype=np.float32)
+    for t in range(nt):
+        t2[t] = np.float32(thresholds[t] * thresholds[t])
+    two = np.float32(2.0)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for job in prange(batch * bands):
+        b = job // bands
+        start = (job % bands) * band_rows
+        end = min(start + band_rows, rows_out)
+        mag_p = np.empty(cols, dtype=np.float32)
+        mag_g = np.empty(cols, dtype=np.float32)
+        valid = np.empty(cols, dtype=np.float32)
+        counts = np.zeros(1 + 3 * nt, dtype=np.float32)
+        for i in range(start, end):
+            for src in range(2):
+                d = pred[b] if src == 0 else gt[b]
+                out = mag_p if src == 0 else mag_g
+                d0 = d[i]
+                d1 = d[i + 1]
+                d2 = d[i + 2]
+                for j in range(cols):
+                    gx = ((d0[j + 2] - d0[j]) + two * (d1[j + 2] - d1[j])) + (d2[j + 2] - d2[j])
+                    top = (d0[j] + two * d0[j + 1]) + d0[j + 2]
+                    bottom = (d2[j] + two * d2[j + 1]) + d2[j + 2]
+                    gy = bottom - top
+                    out[j] = gx * gx + gy * gy
+            m0 = mask[b, i]
+            m1 = mask[b, i + 1]
+            m2 = mask[b, i + 2]
+            for j in range(cols):
+                ok = (m0[j] & m0[j + 1] & m0[j + 2] & m1[j] & m1[j + 1] & m1[j + 2]
+                      & m2[j] & m2[j + 1] & m2[j + 2])
+                valid[j] = one if ok else zero
+            n = zero
+            for j in range(cols):
+                n += valid[j]
+            counts[0] += n
+            for t in range(nt):
+                thr = t2[t]
+                tp = zero
+                np_ = zero
+                ng = zero
+                for j in range(cols):
+                    ep = valid[j] if mag_p[j] > thr else zero
+                    eg = valid[j] if mag_g[j] > thr else zero
+                    tp += ep * eg
+                    np_ += ep
+                    ng += eg
+                counts[1 + 3 * t] += tp
+                counts[2 + 3 * t] += np_
+                counts[3 + 3 * t] += ng
+        for c in range(1 + 3 * nt):
+            partial[job, c] = counts[c]
+    out = np.zeros((batch, 1 + 3 * nt), dtype=np.float64)
+    for job in range(batch * bands):
+        out[job // bands] += partial[job]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Surface normals
+
+_RAD_TO_DEG = np.float32(180.0 / math.pi)
+_PI_F32 = np.float32(math.pi)
+
+
+@njit(inline="always", fastmath=_FASTMATH_NO_FMA)
+def _atan_nonneg(x: np.float32) -> np.float32:  # pragma: no cover - numba
+    """atan x for x ≥ 0 (inf → π/2) in float32, branch-free so LLVM vectorises it (a libm call
+    cannot be). Range reduction to |x| ≤ tan(π/8) and the degree-9 odd minimax polynomial of
+    Cephes' atanf (relative error ≈ 2e-7, float32 resolution)."""
+    big = x > np.float32(2.414213562373095)
+    mid = x > np.float32(0.4142135623730950)
+    y0 = np.float32(math.pi / 2) if big else (np.float32(math.pi / 4) if mid else np.float32(0.0))
+    xr = (np.float32(-1.0) / x) if big else ((x - np.float32(1.0)) / (x + np.float32(1.0)) if mid else x)
+    z = xr * xr
+    poly = (((np.float32(8.05374449538e-2) * z - np.float32(1.38776856032e-1)) * z + np.float32(1.99777106478e-1)) * z
+            - np.float32(3.33329491539e-1)) * z * xr + xr
+    return y0 + poly
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH_NO_FMA, nogil=True)
+def normal_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, k: np.ndarray, present: np.ndarray,
+                       band_rows: int) -> np.ndarray:  # pragma: no cover - numba
+    """B×6 (counted pixels, Σ(1 − cos), Σ angle°, counts under 11.25°, 22.5°, 30°) of the normals
+    of pred and gt: back-projected with intrinsics k[b] = (fx, fy, cx, cy) where present[b], else
+    image-space (−∂z/∂u, −∂z/∂v, 1); central differences, pixels whose 4 neighbours are valid.
+    angle = atan2(|a × b|, a · b) in degrees."""
+    batch, height, width = pred.shape
+    rows_out = height - 2
+    cols = width - 2
+    bands = (rows_out + band_rows - 1) // band_rows
+    partial = np.zeros((batch * bands, 6), dtype=np.float64)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    half = np.float32(0.5)
+    for job in prange(batch * bands):
+        b = job // bands
+        start = (job % bands) * band_rows
+        end = min(start + band_rows, rows_out)
+        geometric = present[b]
+        fx = np.float32(k[b, 0]) if geometric else one
+        fy = np.float32(k[b, 1]) if geometric else one
+        cx = np.float32(k[b, 2]) if geometric else one
+        cy = np.float32(k[b, 3]) if geometric else one
+        au = np.empty(width, dtype=np.float32)  # (u − cx)/fx per column
+        for u in range(width):
+            au[u] = (np.float32(u) - cx) / fx
+        na = np.empty((6, cols), dtype=np.float32)  # normals of pred (x, y, z) then gt, one row
+        ok = np.empty(cols, dtype=np.bool_)
+        n = zero
+        c11 = zero
+        c22 = zero
+        c30 = zero
+        s_cos = 0.0
+        s_angle = 0.0
+        for i in range(start, end):
+            c_top = (np.float32(i) - cy) / fy
+            c_mid = (np.float32(i + 1) - cy) / fy
+            c_bot = (np.float32(i + 2) - cy) / fy
+            for src in range(2):
+                d = pred[b] if src == 0 else gt[b]
+                d0 = d[i]
+                d1 = d[i + 1]
+                d2 = d[i + 2]
+                nx = na[3 * src]
+                ny = na[3 * src + 1]
+                nz = na[3 * src + 2]
+                if geometric:
+                    # P = z·(a, c, 1); du = P(u+1) − P(u−1), dv = P(v+1) − P(v−1); n = du × dv
+                    for j in range(cols):
+                        zl = d1[j]
+                        zr = d1[j + 2]
+                        zt = d0[j + 1]
+                        zb = d2[j + 1]
+                        dux = zr * au[j + 2] - zl * au[j]
+                        duy = zr * c_mid - zl * c_mid
+                        duz = zr - zl
+                        dvx = zb * au[j + 1] - zt * au[j + 1]
+                        dvy = zb * c_bot - zt * c_top
+                        dvz = zb - zt
+                        nx[j] = duy * dvz - duz * dvy
+                        ny[j] = duz * dvx - dux * dvz
+                        nz[j] = dux * dvy - duy * dvx
+                else:
+                    for j in range(cols):
+                        nx[j] = (d1[j] - d1[j + 2]) * half
+                        ny[j] = (d0[j + 1] - d2[j + 1]) * half
+                        nz[j] = one
+            m0 = mask[b, i]
+            m1 = mask[b, i + 1]
+            m2 = mask[b, i + 2]
+            for j in range(cols):
+                ok[j] = m1[j + 1] & m1[j] & m1[j + 2] & m0[j + 1] & m2[j + 1]
+            for j in range(cols):
+                ax = na[0, j]
+                ay = na[1, j]
+                az = na[2, j]
+                bx = na[3, j]
+                by = na[4, j]
+                bz = na[5, j]
+                dot = ax * bx + ay * by + az * bz
+                cx_ = ay * bz - az * by
+                cy_ = az * bx - ax * bz
+                cz_ = ax * by - ay * bx
+                sin = math.sqrt(cx_ * cx_ + cy_ * cy_ + cz_ * cz_)
+                norms = math.sqrt((ax * ax + ay * ay + az * az) * (bx * bx + by * by + bz * bz))
+                cos = dot / norms
+                t = _atan_nonneg(sin / abs(dot))
+                angle = (t if dot >= zero else _PI_F32 - t) * _RAD_TO_DEG
+                valid = ok[j]
+                w = one if valid else zero
+                n += w
+                s_cos += np.float64(one - cos) if valid else 0.0
+                s_angle += np.float64(angle) if valid else 0.0
+                c11 += w if angle < np.float32(11.25) else zero
+                c22 += w if angle < np.float32(22.5) else zero
+                c30 += w if angle < np.float32(30.0) else zero
+        row = partial[job]
+        row[0] = n
+        row[1] = s_cos
+        row[2] = s_angle
+        row[3] = c11
+        row[4] = c22
+        row[5] = c30
+    out = np.zeros((batch, 6), dtype=np.float64)
+    for job in range(batch * bands):
+        out[job // bands] += partial[job]
+    return out
