@@ -54,6 +54,63 @@ def cpu_arrays(pred: Any, gt: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, n
 # SSIM
 
 
+@njit(cache=True, fastmath=_FASTMATH, nogil=True, error_model="numpy")
+def _correlate_row(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:  # pragma: no cover - numba
+    """dst[j] = Σ_t taps[t] · src[j + t] for j < len(dst). The 11- and 7-tap cases are written out
+    so each output is one register sum (a loop over taps re-reads and re-writes dst per tap)."""
+    n = dst.shape[0]
+    k = taps.shape[0]
+    if k == 11:
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5],
+                                                       taps[6], taps[7], taps[8], taps[9], taps[10])
+        for j in range(n):
+            dst[j] = (src[j] * w0 + src[j + 1] * w1 + src[j + 2] * w2 + src[j + 3] * w3 + src[j + 4] * w4
+                      + src[j + 5] * w5 + src[j + 6] * w6 + src[j + 7] * w7 + src[j + 8] * w8 + src[j + 9] * w9
+                      + src[j + 10] * w10)
+    elif k == 7:
+        w0, w1, w2, w3, w4, w5, w6 = taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6]
+        for j in range(n):
+            dst[j] = (src[j] * w0 + src[j + 1] * w1 + src[j + 2] * w2 + src[j + 3] * w3 + src[j + 4] * w4
+                      + src[j + 5] * w5 + src[j + 6] * w6)
+    else:
+        for j in range(n):
+            dst[j] = src[j] * taps[0]
+        for t in range(1, k):
+            w = taps[t]
+            for j in range(n):
+                dst[j] += src[j + t] * w
+
+
+@njit(cache=True, fastmath=_FASTMATH, nogil=True, error_model="numpy")
+def _combine_rows(ring: np.ndarray, slots: np.ndarray, m: int, dst: np.ndarray, taps: np.ndarray) -> None:  # pragma: no cover - numba
+    """dst[j] = Σ_t taps[t] · ring[slots[t], m, j] (the vertical filter over a ring of rows),
+    written out for 11 and 7 taps as ``_correlate_row``."""
+    n = dst.shape[0]
+    k = taps.shape[0]
+    if k == 11:
+        r0, r1, r2, r3 = ring[slots[0], m], ring[slots[1], m], ring[slots[2], m], ring[slots[3], m]
+        r4, r5, r6, r7 = ring[slots[4], m], ring[slots[5], m], ring[slots[6], m], ring[slots[7], m]
+        r8, r9, r10 = ring[slots[8], m], ring[slots[9], m], ring[slots[10], m]
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5],
+                                                       taps[6], taps[7], taps[8], taps[9], taps[10])
+        for j in range(n):
+            dst[j] = (r0[j] * w0 + r1[j] * w1 + r2[j] * w2 + r3[j] * w3 + r4[j] * w4 + r5[j] * w5 + r6[j] * w6
+                      + r7[j] * w7 + r8[j] * w8 + r9[j] * w9 + r10[j] * w10)
+    elif k == 7:
+        r0, r1, r2, r3 = ring[slots[0], m], ring[slots[1], m], ring[slots[2], m], ring[slots[3], m]
+        r4, r5, r6 = ring[slots[4], m], ring[slots[5], m], ring[slots[6], m]
+        w0, w1, w2, w3, w4, w5, w6 = taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6]
+        for j in range(n):
+            dst[j] = r0[j] * w0 + r1[j] * w1 + r2[j] * w2 + r3[j] * w3 + r4[j] * w4 + r5[j] * w5 + r6[j] * w6
+    else:
+        for j in range(n):
+            dst[j] = ring[slots[0], m, j] * taps[0]
+        for t in range(1, k):
+            w = taps[t]
+            for j in range(n):
+                dst[j] += ring[slots[t], m, j] * w
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, nogil=True, error_model="numpy")
 def ssim_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, taps: np.ndarray, lo: float, hi: float,
                      norm: float, c1: float, c2: float, band_rows: int) -> np.ndarray:  # pragma: no cover - numba
@@ -85,11 +142,13 @@ def ssim_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, taps: n
         end = min(start + band_rows, rows_out)
         ring = np.empty((k, 5, cols), dtype=np.float32)
         ring_bad = np.empty((k, cols), dtype=np.float32)
-        x = np.empty(width, dtype=np.float32)
-        y = np.empty(width, dtype=np.float32)
-        xx = np.empty(width, dtype=np.float32)
-        yy = np.empty(width, dtype=np.float32)
-        xy = np.empty(width, dtype=np.float32)
+        moments = np.empty((5, width), dtype=np.float32)  # x, y, x², y², xy of one input row
+        x = moments[0]
+        y = moments[1]
+        xx = moments[2]
+        yy = moments[3]
+        xy = moments[4]
+        slots = np.empty(k, dtype=np.int64)
         bad_prefix = np.empty(width + 1, dtype=np.float32)
         acc = np.empty((5, cols), dtype=np.float32)
         bad = np.empty(cols, dtype=np.float32)
@@ -113,40 +172,22 @@ def ssim_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, taps: n
                 running += zero if mr[j] else one
                 bad_prefix[j + 1] = running
             slot = r % k
-            h = ring[slot]
-            for j in range(cols):
-                h[0, j] = x[j] * taps[0]
-                h[1, j] = y[j] * taps[0]
-                h[2, j] = xx[j] * taps[0]
-                h[3, j] = yy[j] * taps[0]
-                h[4, j] = xy[j] * taps[0]
-            for t in range(1, k):
-                w = taps[t]
-                for j in range(cols):
-                    h[0, j] += x[j + t] * w
-                    h[1, j] += y[j + t] * w
-                    h[2, j] += xx[j + t] * w
-                    h[3, j] += yy[j + t] * w
-                    h[4, j] += xy[j + t] * w
+            for m in range(5):
+                _correlate_row(moments[m], ring[slot, m], taps)
             rb = ring_bad[slot]
             for j in range(cols):
                 rb[j] = bad_prefix[j + k] - bad_prefix[j]
             i = r - (k - 1)  # the output row whose window ends at input row r
             if i < start:
                 continue
-            first = ring[i % k]
+            for t in range(k):
+                slots[t] = (i + t) % k
             for m in range(5):
-                for j in range(cols):
-                    acc[m, j] = first[m, j] * taps[0]
+                _combine_rows(ring, slots, m, acc[m], taps)
             for j in range(cols):
-                bad[j] = ring_bad[i % k, j]
+                bad[j] = ring_bad[slots[0], j]
             for t in range(1, k):
-                hr = ring[(i + t) % k]
-                w = taps[t]
-                for m in range(5):
-                    for j in range(cols):
-                        acc[m, j] += hr[m, j] * w
-                br = ring_bad[(i + t) % k]
+                br = ring_bad[slots[t]]
                 for j in range(cols):
                     bad[j] += br[j]
             for j in range(cols):
