@@ -7,11 +7,16 @@ map making a round trip to memory, which is what bounded the torch shift-and-add
 
 Precision (as the torch path): inputs, filters and per-pixel terms in float32; per-band sums in
 float64, counts in float32 (exact below 2^24 pixels per band). Only the order of float32 additions
-differs from torch, so statistics agree to ~1e-6 relative (tests/test_quality_cpu_kernels.py).
+differs from torch (and the normals' atan is a float32 polynomial, not SLEEF's), so sums agree to
+~1e-6 relative and a count can differ by a pixel lying within float32 rounding of a threshold
+(tests/test_quality_cpu_kernels.py). Invalid pixels are excluded by selects, so a NaN there does
+not reach a sum (the torch path multiplies by the mask, where NaN · 0 = NaN).
 
-``fastmath`` allows reassociation and contraction (FMA) so LLVM vectorises the float64 reductions
-and the filters; no flag changes NaN/inf semantics or a comparison. The edge kernel is compiled
-without contraction so its gradient magnitudes round as torch's do before the thresholds.
+``fastmath`` allows reassociation (and, for SSIM, contraction to FMA) so LLVM vectorises the float64
+reductions and the filters; no flag changes NaN/inf semantics or a comparison. The edge and normal
+kernels are compiled without contraction so their per-pixel values round as torch's do before the
+thresholds. ``error_model="numpy"``: numba's default Python error model adds a zero-division check
+to every float division, which stops LLVM from vectorising the loop.
 """
 
 from __future__ import annotations
@@ -418,9 +423,8 @@ def normal_stats_numba(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, k: np
     of pred and gt: back-projected with intrinsics k[b] = (fx, fy, cx, cy) where present[b], else
     image-space (−∂z/∂u, −∂z/∂v, 1); central differences, pixels whose 4 neighbours are valid.
     angle = atan2(|a × b|, a · b) in degrees."""
-    batch, height, width = pred.shape
+    batch, height = pred.shape[0], pred.shape[1]
     rows_out = height - 2
-    cols = width - 2
     bands = (rows_out + band_rows - 1) // band_rows
     partial = np.zeros((batch * bands, 6), dtype=np.float64)
     for job in prange(batch * bands):
