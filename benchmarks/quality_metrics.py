@@ -1,10 +1,10 @@
 """Benchmark: the structure-quality suite (Eigen + mSSIM + Sobel-edge F1 + normal error) per
-480×640 pair, depthbench's batched torch families vs the naive per-pair stack (numpy Eigen
+480×640 pair, depthbench's batched families (numba kernels on CPU, torch on CUDA) vs the naive per-pair stack (numpy Eigen
 formulas, scikit-image structural_similarity, cv2.Sobel for prediction and GT, numpy normals),
 timed in the same run. Medians over repeats; the load average is recorded because the machine may
 be shared.
 
-    python benchmarks/quality_metrics.py [--device cpu|cuda] [--batch 8] [--repeats 7] [--pairs 32] [--threads 1]
+    python benchmarks/quality_metrics.py [--device cpu|cuda] [--batch 4 8] [--repeats 7] [--pairs 32] [--threads 1]
 
 Both wall-clock and process CPU time are reported: on a machine shared with other jobs the wall
 time mostly measures the scheduler, while CPU time (with --threads 1) measures the work done.
@@ -94,7 +94,7 @@ def fast_batch(pred, gt, mask, device: torch.device, sync) -> None:  # type: ign
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, nargs="+", default=[4, 8], help="batch sizes (4: the evaluator's)")
     parser.add_argument("--threads", type=int, default=0, help="torch/numba/OpenCV threads (0: library default)")
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=7)
@@ -112,38 +112,47 @@ def main() -> None:
         raise SystemExit("--device cuda: no CUDA device here")
     pred, gt, mask = make_pairs(args.pairs)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    if device.type == "cuda":
-        batches = [tuple(torch.from_numpy(a[i : i + args.batch]).to(device) for a in (pred, gt, mask))
-                   for i in range(0, args.pairs, args.batch)]
-    else:
-        batches = [tuple(a[i : i + args.batch] for a in (pred, gt, mask)) for i in range(0, args.pairs, args.batch)]
     print(f"host {platform.node()} cpu_count {os.cpu_count()} torch threads {torch.get_num_threads()} "
           f"device {device} load {os.getloadavg()}")
-    fast_batch(*batches[0], device, sync)  # warm-up (numba compile, allocator)
-    fast_ms, fast_cpu, naive_ms, naive_cpu = [], [], [], []
+    all_batches = {}
+    for size in args.batch:
+        if device.type == "cuda":
+            all_batches[size] = [tuple(torch.from_numpy(a[i : i + size]).to(device) for a in (pred, gt, mask))
+                                 for i in range(0, args.pairs, size)]
+        else:
+            all_batches[size] = [tuple(a[i : i + size] for a in (pred, gt, mask)) for i in range(0, args.pairs, size)]
+        fast_batch(*all_batches[size][0], device, sync)  # warm-up (numba compile, allocator)
+    fast_ms = {size: [] for size in args.batch}
+    fast_cpu = {size: [] for size in args.batch}
+    naive_ms, naive_cpu = [], []
     if device.type == "cpu":
         naive_pair(pred[0], gt[0], mask[0])
     # Interleave fast and naive repeats so both see the same machine load.
     for r in range(args.repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        for b in batches:
-            fast_batch(*b, device, sync)
-        fast_ms.append((time.perf_counter() - start) * 1000 / args.pairs)
-        fast_cpu.append((time.process_time() - cpu) * 1000 / args.pairs)
+        for size, batches in all_batches.items():
+            start, cpu = time.perf_counter(), time.process_time()
+            for b in batches:
+                fast_batch(*b, device, sync)
+            fast_ms[size].append((time.perf_counter() - start) * 1000 / args.pairs)
+            fast_cpu[size].append((time.process_time() - cpu) * 1000 / args.pairs)
         if device.type == "cpu" and r % 2 == 0:
             start, cpu = time.perf_counter(), time.process_time()
             for i in range(args.naive_pairs):
                 naive_pair(pred[i], gt[i], mask[i])
             naive_ms.append((time.perf_counter() - start) * 1000 / args.naive_pairs)
             naive_cpu.append((time.process_time() - cpu) * 1000 / args.naive_pairs)
-    fast, fcpu = statistics.median(fast_ms), statistics.median(fast_cpu)
-    print(f"fast suite (batch {args.batch}): wall median {fast:.2f} ms/pair ({1000 / fast:.0f} pairs/s), "
-          f"CPU median {fcpu:.2f} ms/pair; wall all {[round(x, 2) for x in fast_ms]}")
+    naive = statistics.median(naive_ms) if naive_ms else None
     if naive_ms:
-        naive, ncpu = statistics.median(naive_ms), statistics.median(naive_cpu)
+        ncpu = statistics.median(naive_cpu)
         print(f"naive stack: wall median {naive:.2f} ms/pair, CPU median {ncpu:.2f} ms/pair; wall all "
-              f"{[round(x, 2) for x in naive_ms]}; speed-up wall {naive / fast:.1f}×, CPU {ncpu / fcpu:.1f}×")
-    print("per family (CPU ms/pair, median of repeats): " + breakdown(batches, device, sync, args))
+              f"{[round(x, 2) for x in naive_ms]}")
+    for size, batches in all_batches.items():
+        fast, fcpu = statistics.median(fast_ms[size]), statistics.median(fast_cpu[size])
+        ratio = f"; speed-up vs naive wall {naive / fast:.1f}×, CPU {ncpu / fcpu:.1f}×" if naive else ""
+        print(f"fast suite (batch {size}): wall median {fast:.2f} ms/pair ({1000 / fast:.0f} pairs/s), "
+              f"CPU median {fcpu:.2f} ms/pair; wall all {[round(x, 2) for x in fast_ms[size]]}{ratio}")
+        print(f"  per family (batch {size}; wall / CPU ms/pair, median of repeats): "
+              + breakdown(batches, device, sync, args))
     print(f"load after {os.getloadavg()}")
 
 
@@ -157,15 +166,15 @@ def breakdown(batches, device, sync, args) -> str:  # type: ignore[no-untyped-de
              "edge_f1": lambda p, g, m: edge_stats(p, g, m), "normals": lambda p, g, m: normal_stats(p, g, m)}
     out = []
     for name, fn in parts.items():
-        times = []
+        wall, cpu = [], []
         for _ in range(args.repeats):
-            start = time.perf_counter() if device.type == "cuda" else time.process_time()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for b in batches:
                 fn(*b)
             sync()
-            now = time.perf_counter() if device.type == "cuda" else time.process_time()
-            times.append((now - start) * 1000 / args.pairs)
-        out.append(f"{name} {statistics.median(times):.2f}")
+            wall.append((time.perf_counter() - start) * 1000 / args.pairs)
+            cpu.append((time.process_time() - start_cpu) * 1000 / args.pairs)
+        out.append(f"{name} {statistics.median(wall):.2f} / {statistics.median(cpu):.2f}")
     return ", ".join(out)
 
 

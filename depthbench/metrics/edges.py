@@ -9,6 +9,10 @@ Conventions for empty sets (documented choice): P = 1 when the prediction has no
 the GT has no edge, F1 = 0 when P + R = 0 — so an edgeless prediction of an edgeless GT scores 1.
 Thresholds t = 0.5 (the seed's; outputs ``edge_f1``, ``edge_precision``, ``edge_recall``), 0.25
 (``edge_f1_025``) and 1.0 (``edge_f1_100``). Averaged over images (per_image).
+
+CPU inputs (numpy, CPU tensors) take a fused numba kernel (``_cpu_kernels.edge_stats_numba``: both
+Sobel magnitudes, the 3×3 validity test and the counts in one pass over row bands); CUDA tensors
+the torch path below, with the same float32 gradients.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from depthbench.metrics import filters
+from depthbench.metrics._cpu_kernels import cpu_arrays, edge_stats_numba
 from depthbench.metrics.core import MetricFamily, register_metric
 from depthbench.metrics.filters import (
     banded_sum,
@@ -61,8 +67,20 @@ def _edge_band(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torc
     return torch.stack([image_sums(c) for c in cols], dim=1)
 
 
-def edge_stats(pred: Any, gt: Any, mask: Any) -> np.ndarray:
-    """B×10 numpy statistics (``EDGE_STATS`` order) of depth in metres."""
+def edge_stats(pred: Any, gt: Any, mask: Any, backend: str = "auto") -> np.ndarray:
+    """B×10 numpy statistics (``EDGE_STATS`` order) of depth in metres.
+
+    ``backend``: ``"auto"`` (numba kernel for numpy and CPU-tensor inputs, torch for CUDA tensors),
+    ``"torch"`` or ``"numba"`` (forced; numba needs CPU inputs).
+    """
+    arrays = None if backend == "torch" else cpu_arrays(pred, gt, mask)
+    if arrays is not None:
+        p, g, m = arrays
+        if p.shape[1] < 3 or p.shape[2] < 3:
+            return np.zeros((p.shape[0], len(EDGE_STATS)), dtype=np.float64)
+        return edge_stats_numba(p, g, m, np.asarray(THRESHOLDS, dtype=np.float64), filters.CPU_BAND_ROWS)
+    if backend == "numba":
+        raise ValueError("backend='numba' needs numpy or CPU-tensor inputs")
     return to_numpy_stats(edge_stats_tensor(*to_tensors(pred, gt, mask)))
 
 

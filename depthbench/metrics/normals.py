@@ -13,6 +13,10 @@ Per pixel: cos = n̂_pred · n̂_gt, angle = atan2(|n_pred × n_gt|, n_pred · n
 near 0°, unlike acos). Outputs: ``normal_cos_dist`` = mean (1 − cos) ("mne"),
 ``normal_angle_mean`` (degrees), ``normal_within_11``/``_22``/``_30`` = fraction of pixels with
 angle < 11.25°/22.5°/30°. All pixel-additive, so pooled or per-image as the protocol says.
+
+CPU inputs (numpy, CPU tensors) take a fused numba kernel (``_cpu_kernels.normal_stats_numba``:
+normals, dot/cross, a vectorisable float32 atan and the counts in one pass over row bands); CUDA
+tensors the torch path below, with the same float32 formulas.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from depthbench.metrics import filters
+from depthbench.metrics._cpu_kernels import cpu_arrays, normal_stats_numba
 from depthbench.metrics.core import MetricFamily, register_metric
 from depthbench.metrics.filters import (
     back_project,
@@ -103,8 +109,22 @@ def _normal_band(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
     return torch.stack([image_sums(col) for col in cols], dim=1)
 
 
-def normal_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | None] | None = None) -> np.ndarray:
-    """B×6 numpy statistics (``NORMAL_STATS`` order) of depth maps in metres."""
+def normal_stats(pred: Any, gt: Any, mask: Any, intrinsics: list[Intrinsics | None] | None = None,
+                 backend: str = "auto") -> np.ndarray:
+    """B×6 numpy statistics (``NORMAL_STATS`` order) of depth maps in metres.
+
+    ``backend``: ``"auto"`` (numba kernel for numpy and CPU-tensor inputs, torch for CUDA tensors),
+    ``"torch"`` or ``"numba"`` (forced; numba needs CPU inputs).
+    """
+    arrays = None if backend == "torch" else cpu_arrays(pred, gt, mask)
+    if arrays is not None:
+        p, g, m = arrays
+        if p.shape[1] < 3 or p.shape[2] < 3:
+            return np.zeros((p.shape[0], len(NORMAL_STATS)), dtype=np.float64)
+        k, present = intrinsics_tensor(intrinsics, p.shape[0], torch.device("cpu"))
+        return normal_stats_numba(p, g, m, k.numpy(), present.numpy(), filters.CPU_BAND_ROWS)
+    if backend == "numba":
+        raise ValueError("backend='numba' needs numpy or CPU-tensor inputs")
     return to_numpy_stats(normal_stats_tensor(*to_tensors(pred, gt, mask), intrinsics))
 
 
