@@ -15,10 +15,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import urllib.error
 from collections.abc import Callable
 from typing import Any
 
-from depthbench.errors import UsageError
+from depthbench.errors import DataError, UsageError
 from depthbench.models.base import DepthModel, ModelInfo, TorchDepthModel
 from depthbench.registry import Registry, resolve_import_path
 
@@ -69,7 +70,13 @@ def create_model(name: str, **options: Any) -> DepthModel:
         raise UsageError(f"model {name!r}: bad options {sorted(options)} ({exc})") from exc
     except ValueError:  # no introspectable signature (some builtins): let the call decide
         pass
-    model = factory(**options)
+    try:
+        model = factory(**options)
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        raise DataError(
+            f"model {name!r}: could not download pretrained weights ({exc}); "
+            "pass pretrained=false (e.g. --model-option pretrained=false) or pre-fill the torch/timm cache"
+        ) from exc
     if not hasattr(model, "predict") or not hasattr(model, "info"):
         raise UsageError(f"model {name!r}: factory returned {type(model).__name__}, expected a DepthModel (info + predict)")
     return model
