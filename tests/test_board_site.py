@@ -52,7 +52,8 @@ def test_site_files_are_offline_and_deterministic(tmp_path: Path) -> None:
     page = (out / "nyu-v2.html").read_text()
     # Offline: no remote scripts, styles, images or fonts.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
-    assert "<script>" in page and "<svg" in page and 'data-kind="reported"' in page
+    assert '<script src="site.js">' in page and '<link rel="stylesheet" href="site.css">' in page
+    assert {"site.js", "site.css"} <= set(names) and "<svg" in page and 'data-kind="reported"' in page
     for src in re.findall(r'<img src="([^"]+)"', page):
         assert (out / src).is_file()
     first = {n: (out / n).read_bytes() for n in names}

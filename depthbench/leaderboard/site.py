@@ -140,8 +140,9 @@ def _page(title: str, body: str, nav: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{_ESC(title)}</title>"
         "<link rel=\"icon\" href=\"data:,\">"
-        f"<style>{CSS}</style></head>\n<body>\n<nav>{nav}</nav>\n<h1>{_ESC(title)}</h1>\n{body}\n"
-        f"<script>{SCRIPT}</script>\n</body></html>\n"
+        "<link rel=\"stylesheet\" href=\"site.css\"></head>\n"
+        f"<body>\n<nav>{nav}</nav>\n<h1>{_ESC(title)}</h1>\n{body}\n"
+        "<script src=\"site.js\"></script>\n</body></html>\n"
     )
 
 
@@ -412,6 +413,9 @@ def build_site(results_root: str | Path | None = None, out_dir: str | Path = "le
         + _index_table("dataset", "dataset", [_index_row(f"{d}.html", d, m) for d, m in sorted(by_dataset.items())])
     )
     _write(building / "index.html", _page("depthbench leaderboard", index_body, nav))
+    # Style and script once for every page (local files: the site still works offline).
+    _write(building / "site.css", CSS)
+    _write(building / "site.js", SCRIPT)
     _swap(building, out)
     return out
 
