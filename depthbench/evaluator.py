@@ -105,13 +105,22 @@ class _Evaluation:
         self.rows: list[dict[str, Any]] = []
         self.status: Counter[str] = Counter()
         self.alignment = ""
+        self._crops: dict[tuple[tuple[int, int], str], torch.Tensor] = {}
 
-    def add_dense(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind, device: torch.device) -> None:
+    def _crop(self, hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+        """The protocol's crop mask for images of size ``hw``, built once per size and device."""
+        key = (hw, str(device))
+        if key not in self._crops:
+            self._crops[key] = torch.from_numpy(crop_mask(self.protocol.crop, *hw)).to(device)
+        return self._crops[key]
+
+    def add_dense(self, samples: list[Sample], images: np.ndarray, raw: torch.Tensor, kind: DepthKind,
+                  device: torch.device) -> None:
         p = self.protocol
         hw = samples[0].hw
         gt = torch.from_numpy(np.stack([s.depth for s in samples])).to(device)  # type: ignore[misc]
         valid = torch.from_numpy(np.stack([s.valid for s in samples])).to(device)  # type: ignore[misc]
-        crop = torch.from_numpy(crop_mask(p.crop, *hw)).to(device)
+        crop = self._crop(hw, device)
         gt_safe = torch.nan_to_num(gt, nan=0.0)
         mask = valid & crop & (gt_safe > p.min_depth) & (gt_safe < p.max_depth)
         pred_raw = _resize(raw, hw, p.resize)
@@ -130,7 +139,7 @@ class _Evaluation:
             mask=mask,
             pred_raw=pred_raw,
             pred_kind=kind,
-            images=np.stack([s.image for s in samples]),
+            images=images,
             intrinsics=[s.intrinsics for s in samples],
             params={"min_depth": p.min_depth, "max_depth": p.max_depth},
         )
@@ -153,6 +162,27 @@ class _Evaluation:
                 return
             files = save_visuals(self.visuals_dir, sample, aligned[b], gt[b], mask[b], self.protocol.max_depth)
             self.visual_entries.append({"sample_id": sample.meta.sample_id, "files": files})
+
+    def add_batch(self, net: DepthModel, name: str, samples: list[Sample], declared: DepthKind,
+                  device: torch.device) -> None:
+        """One batch: predict (with flip TTA when the protocol says so), check, then score.
+        The one per-batch step of ``evaluate`` and of the trainer's sharded validation."""
+        images_np = np.stack([s.image for s in samples])
+        x = torch.from_numpy(images_np).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+        def predict(inputs: torch.Tensor) -> torch.Tensor:
+            pred = net.predict(inputs)
+            if pred.kind != declared:
+                raise DataError(f"model {name!r} declared {declared.value} output but returned {pred.kind.value}")
+            return _check_prediction(pred, name, samples).to(device)
+
+        raw = predict(x)
+        if self.protocol.flip_tta:
+            raw = 0.5 * (raw + predict(x.flip(-1)).flip(-1))
+        if samples[0].kind == DepthKind.ORDINAL:
+            self.add_ordinal(samples, raw, declared)
+        else:
+            self.add_dense(samples, images_np, raw, declared, device)
 
     def add_ordinal(self, samples: list[Sample], raw: torch.Tensor, kind: DepthKind) -> None:
         pred_raw = _resize(raw, samples[0].hw, "bilinear")
@@ -255,22 +285,7 @@ def evaluate(
     with torch.inference_mode(), tqdm(total=total, desc=f"{name} on {manifest.name}", unit="img",
                                       disable=not progress, leave=False) as bar:
         for samples in _batches(data, batch_size, limit):
-            images = torch.from_numpy(np.stack([s.image for s in samples])).to(torch_device)
-            x = images.permute(0, 3, 1, 2).float().div_(255.0)
-            pred = net.predict(x)
-            if pred.kind != declared:
-                raise DataError(f"model {name!r} declared {declared.value} output but returned {pred.kind.value}")
-            raw = _check_prediction(pred, name, samples).to(torch_device)
-            if protocol.flip_tta:
-                flipped_pred = net.predict(x.flip(-1))
-                if flipped_pred.kind != declared:
-                    raise DataError(f"model {name!r} declared {declared.value} output but returned {flipped_pred.kind.value}")
-                flipped = _check_prediction(flipped_pred, name, samples).to(torch_device)
-                raw = 0.5 * (raw + flipped.flip(-1))
-            if samples[0].kind == DepthKind.ORDINAL:
-                run.add_ordinal(samples, raw, declared)
-            else:
-                run.add_dense(samples, raw, declared, torch_device)
+            run.add_batch(net, name, samples, declared, torch_device)
             bar.update(len(samples))
     runtime = time.perf_counter() - started
     metrics = run.metrics()

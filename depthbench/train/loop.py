@@ -140,7 +140,7 @@ def validate(model: nn.Module, val: ValConfig, info: DistInfo, device: torch.dev
     ``evaluate(model, val.dataset, limit=val.limit)`` in one process."""
     from depthbench.catalog import get_manifest, gt_split_name
     from depthbench.data.dataset import load_dataset
-    from depthbench.evaluator import _batches, _check_prediction, _Evaluation
+    from depthbench.evaluator import _batches, _Evaluation
     from depthbench.metrics import METRICS, discover_metrics
     from depthbench.protocol import default_protocol
     from depthbench.types import DepthKind
@@ -155,14 +155,7 @@ def validate(model: nn.Module, val: ValConfig, info: DistInfo, device: torch.dev
     declared = DepthKind(model.info.output_kind)
     with torch.inference_mode():
         for samples in _batches(_Shard(data, info.rank, info.world_size, val.limit), val.batch_size, None):
-            x = torch.from_numpy(np.stack([s.image for s in samples])).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-            raw = _check_prediction(model.predict(x), model.info.name, samples).to(device)
-            if protocol.flip_tta:
-                raw = 0.5 * (raw + _check_prediction(model.predict(x.flip(-1)), model.info.name, samples).to(device).flip(-1))
-            if samples[0].kind == DepthKind.ORDINAL:
-                run.add_ordinal(samples, raw, declared)
-            else:
-                run.add_dense(samples, raw, declared, device)
+            run.add_batch(model, model.info.name, samples, declared, device)
     model.train(was_training)
     for acc in run.accumulators.values():
         acc.load_state(all_reduce_sum(acc.state, info, device))
