@@ -178,15 +178,17 @@ def align_with_info(
         else:  # pragma: no cover - resolve_alignment validated the name
             raise UsageError(f"unknown alignment {mode!r}")
 
+    # One device→host copy for the per-image status, not one sync per image.
+    count_h, degenerate_h, scale_h = count.cpu().tolist(), degenerate.cpu().tolist(), scale.cpu().tolist()
     for b in range(batch):
-        if int(count[b]) == 0:
+        if count_h[b] == 0:
             status[b] = "empty_mask"
-        elif bool(degenerate[b]):
+        elif degenerate_h[b]:
             status[b] = "degenerate"
-        elif float(scale[b]) < 0:
+        elif scale_h[b] < 0:
             status[b] = "negative_scale"
     empty = count == 0
-    if bool(empty.any()):
+    if 0 in count_h:
         fallback = 1.0 / p.clamp_min(1e-12) if kind.is_inverse else p
         out = torch.where(empty.view(-1, 1, 1), fallback, out)
     result: Any = out.to(torch.float32)
